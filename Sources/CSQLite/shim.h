@@ -1,0 +1,16 @@
+#ifndef METRIKA_CSQLITE_SHIM_H
+#define METRIKA_CSQLITE_SHIM_H
+
+#include <sqlite3.h>
+
+/// SQLITE_TRANSIENT is a cast macro Swift cannot import: SQLite copies the bytes before returning.
+static inline int metrika_sqlite3_bind_text(sqlite3_stmt *stmt, int index, const char *text, int length) {
+    return sqlite3_bind_text(stmt, index, text, length, SQLITE_TRANSIENT);
+}
+
+/// Binds a blob; SQLite copies the bytes before returning.
+static inline int metrika_sqlite3_bind_blob(sqlite3_stmt *stmt, int index, const void *bytes, int length) {
+    return sqlite3_bind_blob(stmt, index, bytes, length, SQLITE_TRANSIENT);
+}
+
+#endif

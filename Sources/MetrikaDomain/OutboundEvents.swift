@@ -1,0 +1,196 @@
+import Foundation
+
+/// Stable codes of `command.rejected`; integrators branch on them.
+public enum RejectionCode: String, Codable, Sendable {
+    case invalidCommand = "invalid_command"
+    case unknownTicket = "unknown_ticket"
+    case ticketAlreadySaved = "ticket_already_saved"
+    case unknownSubscriber = "unknown_subscriber"
+    case unknownCatalogEntry = "unknown_catalog_entry"
+    case reasonRequired = "reason_required"
+    case callbackIncomplete = "callback_incomplete"
+    case noOpenCallback = "no_open_callback"
+    case invalidPhone = "invalid_phone"
+    case messageIDMismatch = "message_id_mismatch"
+    case editNotAllowed = "edit_not_allowed"
+}
+
+/// A command the gateway refused, and why, in words an operator can act on.
+public struct CommandRejection: Error, Sendable, Equatable {
+    public let code: RejectionCode
+    public let message: String
+
+    public init(_ code: RejectionCode, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Everything the gateway publishes on `metrika.events`; the routing key is `type`.
+public enum GatewayEvent: Sendable, Equatable {
+    case ticketDrafted(Ticket)
+    case ticketSaved(Ticket)
+    /// A draft's subscriber fields were filled after RS published a subscriber with its number.
+    case ticketAutofilled(Ticket)
+    /// A callback was opened, or another missed call joined it (same `callback_id`, higher count).
+    case callbackNeeded(Callback, SubscriberFill)
+    case callbackResolved(Callback)
+    case commandRejected(commandID: String?, commandType: String?, operatorLogin: String?, CommandRejection)
+
+    /// The routing key and `type` field.
+    public var type: String {
+        switch self {
+        case .ticketDrafted: "ticket.drafted"
+        case .ticketSaved: "ticket.saved"
+        case .ticketAutofilled: "ticket.autofilled"
+        case .callbackNeeded: "callback.needed"
+        case .callbackResolved: "callback.resolved"
+        case .commandRejected: "command.rejected"
+        }
+    }
+}
+
+/// The answer sent to a command's AMQP `reply_to`, with its `correlation_id`.
+public struct CommandReply: Sendable, Equatable {
+    public let commandID: String
+    public let rejection: CommandRejection?
+    public let ticketID: String?
+
+    public init(commandID: String, rejection: CommandRejection?, ticketID: String?) {
+        self.commandID = commandID
+        self.rejection = rejection
+        self.ticketID = ticketID
+    }
+}
+
+/// Encodes outbound messages as the JSON of `contracts/` (envelope: event_id, type, occurred_at, schema_version).
+public struct EventEncoder: Sendable {
+    /// Zone in which timestamps are written.
+    public let zone: TimeZone
+
+    public init(zone: TimeZone) {
+        self.zone = zone
+    }
+
+    /// The body of `event`, identified by `eventID` and stamped `occurredAt`.
+    public func encode(_ event: GatewayEvent, eventID: String, occurredAt: Date) -> Data {
+        var fields: [String: JSONValue] = [:]
+        switch event {
+        case let .ticketDrafted(ticket), let .ticketSaved(ticket), let .ticketAutofilled(ticket):
+            fields["ticket"] = json(ticket)
+        case let .callbackNeeded(callback, fill):
+            fields = [
+                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
+                "phone": .string(callback.phone), "origin": .string(callback.origin.rawValue),
+                "missed_count": .int(Int64(callback.missedCount)),
+                "first_missed_at": time(callback.firstMissedAt), "last_missed_at": time(callback.lastMissedAt),
+                "match": .string(fill.match.rawValue), "subscriber": json(fill.subscriber),
+                "candidates": json(fill.candidates),
+            ]
+        case let .callbackResolved(callback):
+            fields = [
+                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
+                "phone": .string(callback.phone), "resolved_by": callback.resolvedBy.map(JSONValue.string) ?? .null,
+                "resolution": .string((callback.resolution ?? .operatorDone).rawValue),
+                "resolved_at": time(callback.resolvedAt ?? occurredAt),
+                "missed_count": .int(Int64(callback.missedCount)), "attempts": .int(Int64(callback.attempts)),
+            ]
+        case let .commandRejected(commandID, commandType, operatorLogin, rejection):
+            fields = [
+                "command_id": commandID.map(JSONValue.string) ?? .null,
+                "command_type": commandType.map(JSONValue.string) ?? .null,
+                "operator": operatorLogin.map(JSONValue.string) ?? .null,
+                "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
+            ]
+        }
+        return envelope(type: event.type, eventID: eventID, occurredAt: occurredAt, fields)
+    }
+
+    /// The body of a command's reply.
+    public func encode(_ reply: CommandReply, eventID: String, occurredAt: Date) -> Data {
+        envelope(type: "command.reply", eventID: eventID, occurredAt: occurredAt, [
+            "command_id": .string(reply.commandID),
+            "status": .string(reply.rejection == nil ? "accepted" : "rejected"),
+            "code": reply.rejection.map { .string($0.code.rawValue) } ?? .null,
+            "message": reply.rejection.map { .string($0.message) } ?? .null,
+            "ticket_id": reply.ticketID.map(JSONValue.string) ?? .null,
+        ])
+    }
+
+    private func envelope(type: String, eventID: String, occurredAt: Date, _ fields: [String: JSONValue]) -> Data {
+        var all = fields
+        all["event_id"] = .string(eventID)
+        all["type"] = .string(type)
+        all["occurred_at"] = .string(RFC3339.format(occurredAt, in: zone))
+        all["schema_version"] = .int(1)
+        return Data(JSONValue.object(all).serialized().utf8)
+    }
+
+    private func time(_ instant: Date?) -> JSONValue {
+        instant.map { .string(RFC3339.format($0, in: zone)) } ?? .null
+    }
+
+    private func json<T: Encodable>(_ value: T) -> JSONValue {
+        let encoder = JSONEncoder()
+        encoder.userInfo[.timeZone] = zone
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own value types cannot fail: they hold only strings, numbers and arrays.
+        let data = (try? encoder.encode(value)) ?? Data("null".utf8)
+        return .raw(String(decoding: data, as: UTF8.self))
+    }
+}
+
+/// A minimal JSON writer with sorted keys, so that the same event always has the same bytes.
+enum JSONValue: Sendable, Equatable {
+    case string(String)
+    case int(Int64)
+    case null
+    case object([String: JSONValue])
+    /// Already-serialised JSON.
+    case raw(String)
+
+    func serialized() -> String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    private func write(into out: inout String) {
+        switch self {
+        case let .string(text): JSONString.append(text, to: &out)
+        case let .int(number): out += String(number)
+        case .null: out += "null"
+        case let .raw(text): out += text
+        case let .object(fields):
+            out += "{"
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { out += "," }
+                JSONString.append(key, to: &out)
+                out += ":"
+                fields[key]!.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+}
+
+/// JSON string literals.
+public enum JSONString {
+    /// Appends `text` to `out` as a quoted JSON string, escaping quotes, backslashes and control characters.
+    public static func append(_ text: String, to out: inout String) {
+        out += "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+}

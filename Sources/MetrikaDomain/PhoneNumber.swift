@@ -1,0 +1,88 @@
+/// A telephone number in E.164 form (`+79000001122`), the only form the gateway stores and matches on.
+public struct PhoneNumber: Hashable, Sendable, Comparable, CustomStringConvertible {
+    /// The number with a leading `+` and digits only.
+    public let e164: String
+
+    /// Wraps a string that is already E.164; returns nil for anything else.
+    public init?(e164 candidate: String) {
+        guard candidate.first == "+" else { return nil }
+        let digits = candidate.dropFirst()
+        guard (7...15).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), digits.first != "0" else {
+            return nil
+        }
+        self.e164 = candidate
+    }
+
+    public var description: String { e164 }
+
+    public static func < (lhs: PhoneNumber, rhs: PhoneNumber) -> Bool { lhs.e164 < rhs.e164 }
+}
+
+/// How a country writes its numbers nationally: what turns `8 (900) 000-11-22` into `+79000001122`.
+public struct NumberingPlan: Sendable, Equatable {
+    /// ISO 3166 alpha-2 code this plan belongs to (`RU`).
+    public let country: String
+    /// Country calling code without `+` (`7`).
+    public let callingCode: String
+    /// Digits dialled before a national number (`8` in Russia).
+    public let trunkPrefix: String
+    /// Digits dialled before an international number from inside the country (`810` in Russia).
+    public let internationalPrefixes: [String]
+    /// Length of a national significant number (10 in Russia).
+    public let nationalNumberLength: Int
+
+    /// The plans the gateway knows, keyed by ISO country code.
+    public static let known: [String: NumberingPlan] = [
+        "RU": NumberingPlan(country: "RU", callingCode: "7", trunkPrefix: "8", internationalPrefixes: ["810", "00"], nationalNumberLength: 10),
+        "KZ": NumberingPlan(country: "KZ", callingCode: "7", trunkPrefix: "8", internationalPrefixes: ["810", "00"], nationalNumberLength: 10),
+        "BY": NumberingPlan(country: "BY", callingCode: "375", trunkPrefix: "80", internationalPrefixes: ["810", "00"], nationalNumberLength: 9),
+    ]
+
+    /// The plan for an ISO country code (case-insensitive), or nil when the gateway does not know it.
+    public static func forCountry(_ code: String) -> NumberingPlan? { known[code.uppercased()] }
+
+    /// Normalises a number typed by a person or sent by a PBX to E.164.
+    ///
+    /// Accepts `+7 (900) 000-11-22`, `8 900 000 11 22`, `89000001122`, `9000001122`, `79000001122`,
+    /// `810…` international dialling; spaces, dashes, dots and brackets are ignored.
+    /// Returns nil for anything that is not a dialable number in this plan (extensions, `anonymous`).
+    public func normalise(_ raw: String) -> PhoneNumber? {
+        var digits = ""
+        var hasPlus = false
+        for (index, character) in raw.trimmingWhitespace().enumerated() {
+            if character.isASCIIDigit {
+                digits.append(character)
+            } else if character == "+", index == 0 {
+                hasPlus = true
+            } else if !" -().\u{00A0}\t".contains(character) {
+                return nil
+            }
+        }
+        if hasPlus { return PhoneNumber(e164: "+" + digits) }
+        for prefix in internationalPrefixes where digits.hasPrefix(prefix) && digits.count > prefix.count + nationalNumberLength {
+            return PhoneNumber(e164: "+" + digits.dropFirst(prefix.count))
+        }
+        if digits.count == nationalNumberLength {
+            return PhoneNumber(e164: "+" + callingCode + digits)
+        }
+        if digits.count == trunkPrefix.count + nationalNumberLength, digits.hasPrefix(trunkPrefix) {
+            return PhoneNumber(e164: "+" + callingCode + digits.dropFirst(trunkPrefix.count))
+        }
+        if digits.count == callingCode.count + nationalNumberLength, digits.hasPrefix(callingCode) {
+            return PhoneNumber(e164: "+" + digits)
+        }
+        return nil
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+}
+
+extension String {
+    func trimmingWhitespace() -> Substring {
+        let start = firstIndex { !$0.isWhitespace } ?? endIndex
+        let end = lastIndex { !$0.isWhitespace }.map { index(after: $0) } ?? start
+        return self[start..<max(start, end)]
+    }
+}

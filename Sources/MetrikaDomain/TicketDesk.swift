@@ -1,0 +1,125 @@
+import Foundation
+
+/// The business rules for creating and saving tickets (DESIGN.md §1), without I/O.
+///
+/// The caller looks subscribers up and stores the results; the desk decides what the ticket holds
+/// and refuses commands that break the rules.
+public struct TicketDesk: Sendable {
+    public let catalog: Catalog
+    public let plan: NumberingPlan
+    /// The company's zone: days on tariff and month boundaries are counted in it.
+    public let zone: TimeZone
+
+    public init(catalog: Catalog, plan: NumberingPlan, zone: TimeZone) {
+        self.catalog = catalog
+        self.plan = plan
+        self.zone = zone
+    }
+
+    /// The draft for an answered call: author = the operator, source by direction, number in E.164.
+    public func callDraft(id: String, callID: String, direction: CallDirection, operatorLogin: String?,
+                          phone: PhoneNumber?, match: DirectoryMatch, at instant: Date) -> Ticket {
+        Ticket(ticketID: id, state: .draft, kind: .call, author: operatorLogin, createdAt: instant, callID: callID,
+               direction: direction, source: catalog.callSource(direction).reference,
+               contactPhones: phone.map { [$0.e164] } ?? [],
+               fill: phone == nil ? .notApplicable : SubscriberFill(match, at: instant, in: zone))
+    }
+
+    /// The ticket that holds a callback for a missed inbound call: reason `Попросил перезвонить`,
+    /// source `Пропущенный звонок`, no author until an operator saves it.
+    public func missedCallTicket(id: String, callID: String, phone: PhoneNumber, match: DirectoryMatch, at instant: Date) -> Ticket {
+        Ticket(ticketID: id, state: .draft, kind: .callback, author: nil, createdAt: instant, callID: callID,
+               direction: .inbound, source: catalog.missedCallSource.reference, contactPhones: [phone.e164],
+               fill: SubscriberFill(match, at: instant, in: zone), reasons: [catalog.callbackReason.reference])
+    }
+
+    /// Normalises the numbers an operator chose; refuses any that is not a phone number.
+    public func phones(_ typed: [String]) throws(CommandRejection) -> [PhoneNumber] {
+        var phones: [PhoneNumber] = []
+        for text in typed {
+            guard let phone = plan.normalise(text) else {
+                throw CommandRejection(.invalidPhone, "'\(text.prefix(64))' is not a phone number; use +7XXXXXXXXXX, 8XXXXXXXXXX or XXXXXXXXXX")
+            }
+            if !phones.contains(phone) { phones.append(phone) }
+        }
+        return phones
+    }
+
+    /// A ticket an operator creates (`ticket.create`), autofilled from `subscriber` or `match`.
+    public func manualTicket(id: String, command: TicketCreateCommand, phones: [PhoneNumber], fill: SubscriberFill,
+                             at instant: Date) throws(CommandRejection) -> Ticket {
+        let task = try command.task.map { text throws(CommandRejection) in try resolve(text, in: catalog.tasks, "task") }
+        let source = try command.source.map { text throws(CommandRejection) in try resolve(text, in: catalog.sources, "source").reference }
+        var ticket = Ticket(ticketID: id, state: .draft, kind: task == nil ? .manual : .task, author: command.operatorLogin,
+                            createdAt: instant, source: source,
+                            contactPhones: phones.map(\.e164), fill: fill, address: command.address,
+                            reasons: try resolve(command.reasons, in: catalog.reasons, "reason"),
+                            resolutions: try resolve(command.resolutions, in: catalog.resolutions, "resolution"),
+                            task: task?.reference, comment: command.comment)
+        if command.save { try markSaved(&ticket, by: command.operatorLogin, at: instant) }
+        return ticket
+    }
+
+    /// Completes a draft with what the operator filled in (`ticket.save`).
+    public func save(_ ticket: inout Ticket, command: TicketSaveCommand, phones: [PhoneNumber]?, at instant: Date) throws(CommandRejection) {
+        guard ticket.state == .draft else {
+            throw CommandRejection(.ticketAlreadySaved, "ticket \(ticket.ticketID) was already saved; change it with ticket.edit")
+        }
+        if let phones { ticket.contactPhones = phones.map(\.e164) }
+        if let source = command.source { ticket.source = try resolve(source, in: catalog.sources, "source").reference }
+        if !command.reasons.isEmpty { ticket.reasons = try resolve(command.reasons, in: catalog.reasons, "reason") }
+        if !command.resolutions.isEmpty { ticket.resolutions = try resolve(command.resolutions, in: catalog.resolutions, "resolution") }
+        if let comment = command.comment { ticket.comment = comment }
+        if let address = command.address { ticket.address = address }
+        try markSaved(&ticket, by: command.operatorLogin, at: instant)
+    }
+
+    private func markSaved(_ ticket: inout Ticket, by operatorLogin: String, at instant: Date) throws(CommandRejection) {
+        guard !ticket.reasons.isEmpty || ticket.task != nil else {
+            throw CommandRejection(.reasonRequired, "a ticket is saved with at least one reason (or a periodic task kind)")
+        }
+        ticket.state = .saved
+        ticket.savedAt = instant
+        if ticket.author == nil { ticket.author = operatorLogin }
+    }
+
+    /// Whether saving `ticket` opens a callback: its reasons include `Попросил перезвонить`, it holds no
+    /// callback yet, and the operator is not closing one. Refuses a callback that lacks the details needed
+    /// to call back.
+    public func opensCallback(_ ticket: Ticket, closingCallback: Bool) throws(CommandRejection) -> Bool {
+        guard ticket.state == .saved, ticket.asksForCallback(catalog), ticket.callbackID == nil, !closingCallback else {
+            return false
+        }
+        try checkCallbackDetails(ticket)
+        return true
+    }
+
+    /// A callback must carry what is needed to call back: a phone, the address and the essence of the question.
+    public func checkCallbackDetails(_ ticket: Ticket) throws(CommandRejection) {
+        var missing: [String] = []
+        if ticket.contactPhones.isEmpty { missing.append("a contact phone") }
+        if (ticket.address ?? "").trimmingWhitespace().isEmpty { missing.append("the address") }
+        if (ticket.comment ?? "").trimmingWhitespace().isEmpty { missing.append("a comment with the essence of the question") }
+        guard missing.isEmpty else {
+            throw CommandRejection(.callbackIncomplete,
+                                   "a ticket with the reason '\(catalog.callbackReason.title)' needs \(missing.joined(separator: ", "))")
+        }
+    }
+
+    /// Resolves what an operator typed in a catalog list; refuses unknown names.
+    public func resolve(_ texts: [String], in list: CatalogList, _ what: String) throws(CommandRejection) -> [CatalogReference] {
+        var references: [CatalogReference] = []
+        for text in texts {
+            let reference = try resolve(text, in: list, what).reference
+            if !references.contains(reference) { references.append(reference) }
+        }
+        return references
+    }
+
+    private func resolve(_ text: String, in list: CatalogList, _ what: String) throws(CommandRejection) -> CatalogEntry {
+        guard let entry = list.resolve(text) else {
+            throw CommandRejection(.unknownCatalogEntry, "unknown \(what) '\(text.prefix(100))': use a code, title or synonym from the catalog")
+        }
+        return entry
+    }
+}

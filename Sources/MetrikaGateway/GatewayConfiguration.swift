@@ -1,0 +1,199 @@
+import Foundation
+import MetrikaAMQP
+import MetrikaDomain
+
+/// Names of the exchanges and queues the gateway uses (CONTRACTS.md defaults).
+public struct TopologyNames: Sendable, Equatable {
+    /// `METRIKA_EXCHANGE_RS`, default `rs`.
+    public var rsExchange = "rs"
+    /// `METRIKA_EXCHANGE_TELEPHONY`, default `telephony`.
+    public var telephonyExchange = "telephony"
+    /// `METRIKA_EXCHANGE_COMMANDS`, default `metrika.commands`.
+    public var commandsExchange = "metrika.commands"
+    /// `METRIKA_EXCHANGE_EVENTS`, default `metrika.events`.
+    public var eventsExchange = "metrika.events"
+    /// `METRIKA_QUEUE_RS`, default `metrika.rs`.
+    public var rsQueue = "metrika.rs"
+    /// `METRIKA_QUEUE_TELEPHONY`, default `metrika.telephony`.
+    public var telephonyQueue = "metrika.telephony"
+    /// `METRIKA_QUEUE_COMMANDS`, default `metrika.commands`.
+    public var commandsQueue = "metrika.commands"
+    /// `METRIKA_QUEUE_DEAD`, default `metrika.dead`.
+    public var deadQueue = "metrika.dead"
+
+    public init() {}
+
+    /// Every name prefixed with `prefix` (tests use one prefix per test).
+    public init(prefix: String) {
+        rsExchange = prefix + rsExchange
+        telephonyExchange = prefix + telephonyExchange
+        commandsExchange = prefix + commandsExchange
+        eventsExchange = prefix + eventsExchange
+        rsQueue = prefix + rsQueue
+        telephonyQueue = prefix + telephonyQueue
+        commandsQueue = prefix + commandsQueue
+        deadQueue = prefix + deadQueue
+    }
+}
+
+/// Everything the gateway needs to run. Built from environment variables, optionally layered over a
+/// `KEY=VALUE` file named by `METRIKA_CONFIG`; the environment wins.
+public struct GatewayConfiguration: Sendable {
+    /// `METRIKA_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/%2f`. The password may instead
+    /// come from `METRIKA_AMQP_PASSWORD_FILE`.
+    public var amqpURL: AMQPURL
+    /// `METRIKA_AMQP_CA_FILE`, `METRIKA_AMQP_CERT_FILE`, `METRIKA_AMQP_KEY_FILE` for `amqps://`.
+    public var tls = AMQPTLSSettings()
+    /// `METRIKA_AMQP_HEARTBEAT` seconds, default 30.
+    public var heartbeatSeconds = 30
+    /// `METRIKA_DB`, default `./data/metrika.sqlite`.
+    public var databasePath = "./data/metrika.sqlite"
+    /// `METRIKA_TZ`, default `Europe/Moscow`.
+    public var timeZone = TimeZone(identifier: "Europe/Moscow")!
+    /// `METRIKA_COUNTRY`, default `RU`: how national numbers are written.
+    public var numberingPlan = NumberingPlan.forCountry("RU")!
+    /// `METRIKA_CATALOG`: path of a catalog JSON file; default the built-in catalog.
+    public var catalogPath: String?
+    /// Exchange and queue names (`METRIKA_EXCHANGE_*`, `METRIKA_QUEUE_*`).
+    public var names = TopologyNames()
+    /// `METRIKA_QUEUE_TYPE`: `quorum` (default; a poison message is dead-lettered after
+    /// `METRIKA_DELIVERY_LIMIT` redeliveries) or `classic`.
+    public var queueType = "quorum"
+    /// `METRIKA_DELIVERY_LIMIT`, default 5: redeliveries of one message before the broker dead-letters it.
+    public var deliveryLimit = 5
+    /// `METRIKA_PREFETCH`, default 500: unacknowledged deliveries in flight, and the largest batch committed at once.
+    public var prefetch = 500
+    /// `METRIKA_BATCH_WAIT_MS`, default 5: how long a batch waits for more messages before it commits.
+    public var batchWaitMilliseconds = 5
+    /// `METRIKA_MAX_BODY_BYTES`, default 65536.
+    public var limits = InputLimits()
+    /// `METRIKA_LOG_LEVEL`: `debug`, `info` (default), `warning`, `error`.
+    public var logLevel = LogLevel.info
+
+    public init(amqpURL: AMQPURL = try! AMQPURL(parsing: "amqp://guest:guest@127.0.0.1:5672/%2f")) {
+        self.amqpURL = amqpURL
+    }
+
+    /// Every key the gateway reads, with its default, for `--help` and the README.
+    public static let keys: [(String, String)] = [
+        ("METRIKA_CONFIG", "optional KEY=VALUE file read before the environment"),
+        ("METRIKA_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+        ("METRIKA_AMQP_PASSWORD_FILE", "file whose first line replaces the URL's password"),
+        ("METRIKA_AMQP_CA_FILE", "CA bundle (PEM) for amqps://"),
+        ("METRIKA_AMQP_CERT_FILE / METRIKA_AMQP_KEY_FILE", "client certificate and key for amqps://"),
+        ("METRIKA_AMQP_HEARTBEAT", "30 (seconds)"),
+        ("METRIKA_DB", "./data/metrika.sqlite"),
+        ("METRIKA_TZ", "Europe/Moscow"),
+        ("METRIKA_COUNTRY", "RU (also KZ, BY)"),
+        ("METRIKA_CATALOG", "built-in catalog"),
+        ("METRIKA_EXCHANGE_RS / _TELEPHONY / _COMMANDS / _EVENTS", "rs / telephony / metrika.commands / metrika.events"),
+        ("METRIKA_QUEUE_RS / _TELEPHONY / _COMMANDS / _DEAD", "metrika.rs / metrika.telephony / metrika.commands / metrika.dead"),
+        ("METRIKA_QUEUE_TYPE", "quorum (or classic)"),
+        ("METRIKA_DELIVERY_LIMIT", "5"),
+        ("METRIKA_PREFETCH", "500"),
+        ("METRIKA_BATCH_WAIT_MS", "5"),
+        ("METRIKA_MAX_BODY_BYTES", "65536"),
+        ("METRIKA_LOG_LEVEL", "info"),
+    ]
+
+    /// Reads the configuration; `environment` defaults to the process environment.
+    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigurationError) -> GatewayConfiguration {
+        var values: [String: String] = [:]
+        if let file = environment["METRIKA_CONFIG"], !file.isEmpty {
+            values = try readFile(file)
+        }
+        for (key, value) in environment where key.hasPrefix("METRIKA_") { values[key] = value }
+        return try GatewayConfiguration(values: values)
+    }
+
+    /// Builds from a dictionary of `METRIKA_*` keys.
+    public init(values: [String: String]) throws(ConfigurationError) {
+        func string(_ key: String) -> String? {
+            guard let value = values[key]?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+            return value
+        }
+        func integer(_ key: String, _ range: ClosedRange<Int>, default value: Int) throws(ConfigurationError) -> Int {
+            guard let text = string(key) else { return value }
+            guard let number = Int(text), range.contains(number) else {
+                throw ConfigurationError("\(key)='\(text)' must be a whole number between \(range.lowerBound) and \(range.upperBound)")
+            }
+            return number
+        }
+        do {
+            self.init(amqpURL: try AMQPURL(parsing: string("METRIKA_AMQP_URL") ?? "amqp://guest:guest@127.0.0.1:5672/%2f"))
+        } catch {
+            throw ConfigurationError("METRIKA_AMQP_URL is not usable: \(error.message)")
+        }
+        if let file = string("METRIKA_AMQP_PASSWORD_FILE") {
+            guard let contents = try? String(contentsOfFile: file, encoding: .utf8) else {
+                throw ConfigurationError("METRIKA_AMQP_PASSWORD_FILE '\(file)' cannot be read")
+            }
+            amqpURL.password = String(contents.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+        }
+        tls = AMQPTLSSettings(caFile: string("METRIKA_AMQP_CA_FILE"), certificateFile: string("METRIKA_AMQP_CERT_FILE"),
+                              keyFile: string("METRIKA_AMQP_KEY_FILE"))
+        heartbeatSeconds = try integer("METRIKA_AMQP_HEARTBEAT", 1...600, default: 30)
+        databasePath = string("METRIKA_DB") ?? databasePath
+        if let zoneName = string("METRIKA_TZ") {
+            guard let zone = TimeZone(identifier: zoneName) else {
+                throw ConfigurationError("METRIKA_TZ='\(zoneName)' is not a known time zone (e.g. Europe/Moscow, Asia/Yekaterinburg)")
+            }
+            timeZone = zone
+        }
+        if let country = string("METRIKA_COUNTRY") {
+            guard let plan = NumberingPlan.forCountry(country) else {
+                throw ConfigurationError("METRIKA_COUNTRY='\(country)' is not supported; use one of \(NumberingPlan.known.keys.sorted().joined(separator: ", "))")
+            }
+            numberingPlan = plan
+        }
+        catalogPath = string("METRIKA_CATALOG")
+        names.rsExchange = string("METRIKA_EXCHANGE_RS") ?? names.rsExchange
+        names.telephonyExchange = string("METRIKA_EXCHANGE_TELEPHONY") ?? names.telephonyExchange
+        names.commandsExchange = string("METRIKA_EXCHANGE_COMMANDS") ?? names.commandsExchange
+        names.eventsExchange = string("METRIKA_EXCHANGE_EVENTS") ?? names.eventsExchange
+        names.rsQueue = string("METRIKA_QUEUE_RS") ?? names.rsQueue
+        names.telephonyQueue = string("METRIKA_QUEUE_TELEPHONY") ?? names.telephonyQueue
+        names.commandsQueue = string("METRIKA_QUEUE_COMMANDS") ?? names.commandsQueue
+        names.deadQueue = string("METRIKA_QUEUE_DEAD") ?? names.deadQueue
+        queueType = string("METRIKA_QUEUE_TYPE") ?? queueType
+        guard ["quorum", "classic"].contains(queueType) else {
+            throw ConfigurationError("METRIKA_QUEUE_TYPE='\(queueType)' must be quorum or classic")
+        }
+        deliveryLimit = try integer("METRIKA_DELIVERY_LIMIT", 1...1000, default: deliveryLimit)
+        prefetch = try integer("METRIKA_PREFETCH", 1...65_535, default: prefetch)
+        batchWaitMilliseconds = try integer("METRIKA_BATCH_WAIT_MS", 0...1000, default: batchWaitMilliseconds)
+        limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
+        if let level = string("METRIKA_LOG_LEVEL") {
+            guard let parsed = LogLevel(rawValue: level.lowercased()) else {
+                throw ConfigurationError("METRIKA_LOG_LEVEL='\(level)' must be debug, info, warning or error")
+            }
+            logLevel = parsed
+        }
+    }
+
+    private static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ConfigurationError("METRIKA_CONFIG '\(path)' cannot be read")
+        }
+        var values: [String: String] = [:]
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            guard let equals = trimmed.firstIndex(of: "="), trimmed.hasPrefix("METRIKA_") else {
+                throw ConfigurationError("\(path):\(number + 1): expected METRIKA_KEY=value")
+            }
+            let key = trimmed[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = trimmed[trimmed.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, value.hasPrefix("\""), value.hasSuffix("\"") { value = String(value.dropFirst().dropLast()) }
+            values[key] = value
+        }
+        return values
+    }
+}
+
+/// A configuration value that cannot be used, with what to change.
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

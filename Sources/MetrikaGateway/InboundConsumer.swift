@@ -1,0 +1,137 @@
+import Foundation
+import MetrikaAMQP
+import MetrikaDomain
+import MetrikaStore
+
+/// The consuming side of the gateway, on its own thread with its own connection and database handle.
+///
+/// It takes up to `prefetch` deliveries at a time, applies them in one SQLite transaction, and only
+/// after the commit acknowledges them all with one multiple-ack. On a lost connection it reconnects with
+/// capped, jittered back-off; unacknowledged deliveries go back to their queues and are deduplicated
+/// when they come again.
+final class InboundConsumer: Sendable {
+    private let configuration: GatewayConfiguration
+    private let topology: Topology
+    private let desk: TicketDesk
+    private let logger: Logger
+    private let stop: StopSignal
+    private let status: GatewayStatus
+    private let outboxChanged: @Sendable () -> Void
+
+    init(configuration: GatewayConfiguration, topology: Topology, desk: TicketDesk, logger: Logger, stop: StopSignal,
+         status: GatewayStatus, outboxChanged: @escaping @Sendable () -> Void) {
+        self.configuration = configuration
+        self.topology = topology
+        self.desk = desk
+        self.logger = logger
+        self.stop = stop
+        self.status = status
+        self.outboxChanged = outboxChanged
+    }
+
+    /// Runs until stopped. Owns the store it opens.
+    func run() {
+        let store: GatewayStore
+        do {
+            store = try GatewayStore(path: configuration.databasePath)
+        } catch {
+            logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
+            status.fail("cannot open the database \(configuration.databasePath): \(error.description)")
+            return
+        }
+        defer { store.close() }
+        let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, names: configuration.names, logger: logger)
+        var backoff = Backoff()
+        while !stop.isStopped {
+            do {
+                let connection = try connect()
+                backoff.reset()
+                status.set(consuming: true)
+                defer { status.set(consuming: false) }
+                do {
+                    try consume(connection, processor, store)
+                    connection.close()
+                } catch {
+                    connection.abandon()
+                    throw error
+                }
+            } catch let error as AMQPError {
+                let delay = backoff.next()
+                logger.warning("consumer connection lost; reconnecting", ["error": error.description, "retry_in_s": String(format: "%.2f", delay)])
+                if !error.isRetryable && backoff.attempt == 1 {
+                    logger.error("the broker refused the gateway; fix the configuration", ["error": error.description])
+                }
+                stop.sleep(delay)
+            } catch {
+                logger.error("consumer stopped unexpectedly", ["error": "\(error)"])
+                stop.sleep(backoff.next())
+            }
+        }
+    }
+
+    private func connect() throws(AMQPError) -> AMQPConnection {
+        let connection = try AMQPConnection(settings(name: "metrika-consumer"))
+        do {
+            try topology.declare(on: connection)
+            try connection.setPrefetch(UInt16(configuration.prefetch))
+            for input in topology.inputs {
+                try connection.consume(queue: input.queue, consumerTag: input.queue)
+            }
+        } catch {
+            connection.abandon()
+            throw error
+        }
+        logger.info("consuming", ["broker": configuration.amqpURL.description,
+                                  "queues": topology.inputs.map(\.queue).joined(separator: ",")])
+        return connection
+    }
+
+    private func settings(name: String) -> AMQPConnectionSettings {
+        AMQPConnectionSettings(url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
+                               connectionName: name)
+    }
+
+    private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore) throws {
+        while !stop.isStopped {
+            guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
+            var batch = [first]
+            let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
+            while batch.count < configuration.prefetch {
+                let remaining = max(0, Int(deadline.timeIntervalSinceNow * 1000))
+                guard let next = try connection.nextDelivery(timeoutMilliseconds: remaining) else { break }
+                batch.append(next)
+            }
+            try commit(batch, processor, store)
+            try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
+            status.recordConsumed(batch.count)
+            outboxChanged()
+        }
+    }
+
+    /// Applies the batch in one transaction, retrying with back-off while the database is busy or full.
+    /// Nothing is acknowledged until this returns.
+    private func commit(_ batch: [AMQPDelivery], _ processor: MessageProcessor, _ store: GatewayStore) throws {
+        var backoff = Backoff(initial: 0.05, cap: 5)
+        while true {
+            do {
+                try store.transaction {
+                    for delivery in batch {
+                        _ = try processor.process(envelope(delivery))
+                    }
+                }
+                return
+            } catch let error as StoreError {
+                let delay = backoff.next()
+                logger.error("cannot commit a batch; retrying", ["error": error.description, "batch": String(batch.count),
+                                                                "retry_in_s": String(format: "%.2f", delay)])
+                if stop.sleep(delay) { throw error }
+            }
+        }
+    }
+
+    private func envelope(_ delivery: AMQPDelivery) -> InboundEnvelope {
+        InboundEnvelope(body: delivery.body, messageID: delivery.messageID, correlationID: delivery.correlationID,
+                        replyTo: delivery.replyTo, contentType: delivery.contentType, contentEncoding: delivery.contentEncoding,
+                        exchange: delivery.exchange, routingKey: delivery.routingKey, queue: delivery.consumerTag)
+    }
+}

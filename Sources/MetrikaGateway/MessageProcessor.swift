@@ -1,0 +1,369 @@
+import Foundation
+import MetrikaDomain
+import MetrikaStore
+
+/// One inbound AMQP message as the processor sees it.
+public struct InboundEnvelope: Sendable {
+    public let body: Data
+    public let messageID: String?
+    public let correlationID: String?
+    public let replyTo: String?
+    public let contentType: String?
+    public let contentEncoding: String?
+    public let exchange: String
+    public let routingKey: String
+    /// The queue it was consumed from.
+    public let queue: String
+
+    public init(body: Data, messageID: String? = nil, correlationID: String? = nil, replyTo: String? = nil,
+                contentType: String? = "application/json", contentEncoding: String? = nil,
+                exchange: String, routingKey: String, queue: String) {
+        self.body = body
+        self.messageID = messageID
+        self.correlationID = correlationID
+        self.replyTo = replyTo
+        self.contentType = contentType
+        self.contentEncoding = contentEncoding
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.queue = queue
+    }
+}
+
+/// What happened to one inbound message.
+public enum ProcessingOutcome: Sendable, Equatable {
+    /// Its effect was written.
+    case applied
+    /// Its id was seen before: no second effect.
+    case duplicate
+    /// A well-formed command the rules refused (`command.rejected` was written).
+    case rejected(RejectionCode)
+    /// Bad input, written to the outbox for the dead-letter queue with this error class.
+    case deadLettered(String)
+}
+
+/// Applies inbound messages to the store: the gateway's business workflow.
+///
+/// Every effect, including the events it owes and dead letters, is written through `store` inside the
+/// caller's transaction, so that an input is acknowledged only once all of it is durable.
+/// Not thread-safe: it belongs to the consumer thread, like its store.
+public final class MessageProcessor {
+    private let store: GatewayStore
+    private let desk: TicketDesk
+    private let decoder: MessageDecoder
+    private let encoder: EventEncoder
+    private let names: TopologyNames
+    private let logger: Logger
+    private let clock: @Sendable () -> Date
+    private var now = Date()
+
+    public init(store: GatewayStore, desk: TicketDesk, limits: InputLimits, names: TopologyNames, logger: Logger,
+                clock: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.desk = desk
+        self.decoder = MessageDecoder(plan: desk.plan, limits: limits)
+        self.encoder = EventEncoder(zone: desk.zone)
+        self.names = names
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Processes one message inside the caller's transaction. Throws only `StoreError`s that may clear
+    /// up (busy, full, I/O): the caller then rolls the batch back and retries it without acknowledging.
+    public func process(_ envelope: InboundEnvelope) throws(StoreError) -> ProcessingOutcome {
+        now = clock()
+        if let problem = unsupportedContent(envelope) {
+            return try deadLetter(envelope, problem, messageID: nil)
+        }
+        let message: InboundMessage
+        do {
+            message = try decoder.decode(envelope.body, amqpMessageID: envelope.messageID)
+        } catch {
+            try rejectMalformedCommand(envelope, error)
+            return try deadLetter(envelope, error, messageID: nil)
+        }
+        guard try store.claim(messageID: message.messageID, type: message.type, at: now) else {
+            logger.debug("duplicate message ignored", ["message_id": message.messageID, "type": message.type])
+            return .duplicate
+        }
+        do {
+            let ticketID = try store.savepoint { try apply(message) }
+            try reply(to: envelope, message, CommandReply(commandID: message.messageID, rejection: nil, ticketID: ticketID))
+            return .applied
+        } catch let rejection as CommandRejection {
+            try emit(.commandRejected(commandID: message.messageID, commandType: message.type,
+                                      operatorLogin: message.operatorLogin, rejection))
+            try reply(to: envelope, message, CommandReply(commandID: message.messageID, rejection: rejection, ticketID: nil))
+            logger.info("command rejected", ["command_id": message.messageID, "code": rejection.code.rawValue])
+            return .rejected(rejection.code)
+        } catch let error as StoreError where error.isTransient {
+            throw error
+        } catch {
+            let failure = InboundError(.invalidMessage, "cannot be applied: \(error)")
+            logger.error("message cannot be applied", ["message_id": message.messageID, "error": "\(error)"])
+            return try deadLetter(envelope, failure, messageID: message.messageID, errorClass: "processing_failed")
+        }
+    }
+
+    // MARK: Workflow
+
+    /// Applies a decoded message; returns the ticket a command created or saved.
+    private func apply(_ message: InboundMessage) throws -> String? {
+        switch message {
+        case let .subscriberUpdated(update):
+            try applySubscriber(update)
+            return nil
+        case let .callAnswered(event):
+            try applyCall(callID: event.callID, CallDecision.of(event))
+            return nil
+        case let .callEnded(event):
+            try applyCall(callID: event.callID, CallDecision.of(event))
+            return nil
+        case let .ticketCreate(command):
+            return try create(command)
+        case let .ticketSave(command):
+            return try save(command)
+        case .ticketEdit:
+            throw CommandRejection(.editNotAllowed, "ticket.edit is not available in this gateway version; save drafts with ticket.save")
+        }
+    }
+
+    private func applySubscriber(_ update: SubscriberUpdated) throws {
+        let subscriber = update.subscriber
+        if let stored = try store.subscriberVersion(rsID: subscriber.rsID), stored >= update.version {
+            logger.debug("stale subscriber version ignored",
+                         ["rs_id": String(subscriber.rsID), "version": String(update.version), "stored": String(stored)])
+            return
+        }
+        let previousPhones = try store.saveSubscriber(subscriber, version: update.version, at: now)
+        let affected = Set(subscriber.phones).symmetricDifference(previousPhones).union(subscriber.phones)
+        for phone in affected.sorted() {
+            for var draft in try store.unsettledDrafts(phone: phone) {
+                let fill = SubscriberFill(DirectoryMatch(try store.subscribers(phone: phone)), at: draft.createdAt, in: desk.zone)
+                guard fill.match != draft.match || fill.candidates != draft.candidates else { continue }
+                draft.apply(fill)
+                try store.update(draft)
+                try emit(.ticketAutofilled(draft))
+            }
+        }
+    }
+
+    private func applyCall(callID: String, _ decision: CallDecision) throws {
+        switch decision {
+        case .nothing:
+            return
+        case let .answered(direction, operatorLogin, number, at):
+            if let earlier = try store.callDecision(callID: callID) {
+                if earlier != "answered" {
+                    logger.warning("call reported answered after another outcome; the first decision stands",
+                                   ["call_id": callID, "decision": earlier])
+                }
+                return
+            }
+            let phone = desk.plan.normalise(number)
+            let ticket = desk.callDraft(id: newID(), callID: callID, direction: direction, operatorLogin: operatorLogin,
+                                        phone: phone, match: try match(phone), at: at)
+            try store.insert(ticket)
+            try store.recordCall(callID: callID, decision: "answered", ticketID: ticket.ticketID, at: now)
+            try emit(.ticketDrafted(ticket))
+        case let .missed(number, at):
+            guard try store.callDecision(callID: callID) == nil else { return }
+            guard let phone = desk.plan.normalise(number) else {
+                logger.warning("missed call from a number that cannot be called back", ["call_id": callID])
+                try store.recordCall(callID: callID, decision: "missed_unreachable", ticketID: nil, at: now)
+                return
+            }
+            if var callback = try store.openCallback(phone: phone.e164) {
+                callback.recordMissedCall(at: at)
+                try store.save(callback)
+                try store.recordCall(callID: callID, decision: "missed", ticketID: callback.ticketID, at: now)
+                try emit(.callbackNeeded(callback, try fill(ofTicket: callback.ticketID)))
+                return
+            }
+            var ticket = desk.missedCallTicket(id: newID(), callID: callID, phone: phone, match: try match(phone), at: at)
+            let callback = Callback(callbackID: newID(), ticketID: ticket.ticketID, phone: phone.e164, origin: .missedCall,
+                                    openedAt: at, missedAt: at)
+            ticket.callbackID = callback.callbackID
+            try store.insert(ticket)
+            try store.save(callback)
+            try store.recordCall(callID: callID, decision: "missed", ticketID: ticket.ticketID, at: now)
+            try emit(.ticketDrafted(ticket))
+            try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
+        }
+    }
+
+    private func create(_ command: TicketCreateCommand) throws -> String {
+        let phones = try desk.phones(command.contactPhones)
+        let fill: SubscriberFill
+        if let rsID = command.rsID {
+            guard let subscriber = try store.subscriber(rsID: rsID) else {
+                throw CommandRejection(.unknownSubscriber, "no subscriber with RS ID \(rsID) is known yet; check the ID or wait for RS to publish it")
+            }
+            fill = SubscriberFill(.one(subscriber), at: now, in: desk.zone)
+        } else if let first = phones.first {
+            fill = SubscriberFill(try match(first), at: now, in: desk.zone)
+        } else {
+            fill = .notApplicable
+        }
+        var ticket = try desk.manualTicket(id: newID(), command: command, phones: phones, fill: fill, at: now)
+        let callback = try callbackToOpen(for: &ticket, closing: false)
+        try store.insert(ticket)
+        try finish(ticket, openedCallback: callback)
+        return ticket.ticketID
+    }
+
+    private func save(_ command: TicketSaveCommand) throws -> String {
+        guard var ticket = try store.ticket(id: command.ticketID) else {
+            throw CommandRejection(.unknownTicket, "no ticket \(command.ticketID.prefix(64)) exists")
+        }
+        let phones = try command.contactPhones.map { list throws(CommandRejection) in try desk.phones(list) }
+        try desk.save(&ticket, command: command, phones: phones, at: now)
+        var resolved: Callback?
+        if command.callbackDone {
+            guard let id = ticket.callbackID, var callback = try store.callback(id: id), callback.status == .open else {
+                throw CommandRejection(.noOpenCallback, "ticket \(ticket.ticketID) holds no open callback to mark done")
+            }
+            callback.resolve(by: command.operatorLogin, how: .operatorDone, at: now)
+            resolved = callback
+        }
+        let opened = try callbackToOpen(for: &ticket, closing: command.callbackDone)
+        try store.update(ticket)
+        try finish(ticket, openedCallback: opened)
+        if let resolved {
+            try store.save(resolved)
+            try emit(.callbackResolved(resolved))
+        }
+        return ticket.ticketID
+    }
+
+    /// Decides the callback a saved ticket opens (or joins, when its number already has one open).
+    private func callbackToOpen(for ticket: inout Ticket, closing: Bool) throws -> Callback? {
+        guard try desk.opensCallback(ticket, closingCallback: closing), let phone = ticket.contactPhones.first else { return nil }
+        if let open = try store.openCallback(phone: phone) {
+            ticket.callbackID = open.callbackID
+            return open
+        }
+        let callback = Callback(callbackID: newID(), ticketID: ticket.ticketID, phone: phone, origin: .requested,
+                                openedAt: now, missedAt: nil)
+        ticket.callbackID = callback.callbackID
+        return callback
+    }
+
+    /// Stores the callback a ticket opened and emits the ticket's events.
+    private func finish(_ ticket: Ticket, openedCallback: Callback?) throws {
+        try emit(ticket.state == .saved ? .ticketSaved(ticket) : .ticketDrafted(ticket))
+        if let callback = openedCallback {
+            if callback.ticketID == ticket.ticketID { try store.save(callback) }
+            try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
+        }
+    }
+
+    private func match(_ phone: PhoneNumber?) throws(StoreError) -> DirectoryMatch {
+        guard let phone else { return .none }
+        return DirectoryMatch(try store.subscribers(phone: phone))
+    }
+
+    private func fill(ofTicket id: String) throws(StoreError) -> SubscriberFill {
+        guard let ticket = try store.ticket(id: id) else { return SubscriberFill(match: .unmatched, subscriber: nil, candidates: []) }
+        return SubscriberFill(ticket)
+    }
+
+    // MARK: Output
+
+    private func emit(_ event: GatewayEvent) throws(StoreError) {
+        let id = newID()
+        try store.enqueue(OutboxMessage(messageID: id, exchange: names.eventsExchange, routingKey: event.type,
+                                        body: encoder.encode(event, eventID: id, occurredAt: now), createdAt: now))
+    }
+
+    private func reply(to envelope: InboundEnvelope, _ message: InboundMessage, _ reply: CommandReply) throws(StoreError) {
+        guard message.isCommand, let replyTo = envelope.replyTo, !replyTo.isEmpty else { return }
+        let id = newID()
+        try store.enqueue(OutboxMessage(messageID: id, exchange: "", routingKey: replyTo,
+                                        body: encoder.encode(reply, eventID: id, occurredAt: now),
+                                        correlationID: envelope.correlationID, createdAt: now))
+    }
+
+    /// A command that failed validation still gets `command.rejected` (and a reply) when its id can be read.
+    private func rejectMalformedCommand(_ envelope: InboundEnvelope, _ error: InboundError) throws(StoreError) {
+        guard let object = try? JSONSerialization.jsonObject(with: envelope.body) as? [String: Any],
+              let commandID = object["command_id"] as? String, !commandID.isEmpty,
+              let type = object["type"] as? String, type.hasPrefix("ticket.") else { return }
+        let code: RejectionCode = error.kind == .messageIDMismatch ? .messageIDMismatch : .invalidCommand
+        let rejection = CommandRejection(code, error.message)
+        try emit(.commandRejected(commandID: String(commandID.prefix(128)), commandType: String(type.prefix(64)),
+                                  operatorLogin: (object["operator"] as? String).map { String($0.prefix(128)) }, rejection))
+        if let replyTo = envelope.replyTo, !replyTo.isEmpty {
+            let id = newID()
+            try store.enqueue(OutboxMessage(messageID: id, exchange: "", routingKey: replyTo,
+                                            body: encoder.encode(CommandReply(commandID: String(commandID.prefix(128)), rejection: rejection, ticketID: nil),
+                                                                 eventID: id, occurredAt: now),
+                                            correlationID: envelope.correlationID, createdAt: now))
+        }
+    }
+
+    private func unsupportedContent(_ envelope: InboundEnvelope) -> InboundError? {
+        if let type = envelope.contentType?.lowercased(), !type.isEmpty {
+            let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            guard ["application/json", "text/json"].contains(mediaType) else {
+                return InboundError(.unsupportedContent, "content_type '\(type.prefix(64))' is not application/json")
+            }
+        }
+        if let encoding = envelope.contentEncoding?.lowercased(), !["", "utf-8", "utf8", "identity"].contains(encoding) {
+            return InboundError(.unsupportedContent, "content_encoding '\(encoding.prefix(64))' is not supported; send plain UTF-8 JSON")
+        }
+        return nil
+    }
+
+    /// Writes the original body to the outbox for the dead-letter queue, with headers saying why (I5).
+    private func deadLetter(_ envelope: InboundEnvelope, _ error: InboundError, messageID: String?,
+                            errorClass: String? = nil) throws(StoreError) -> ProcessingOutcome {
+        let errorClass = errorClass ?? error.kind.rawValue
+        let text = String(error.message.prefix(500))
+        let originalID = messageID ?? envelope.messageID.map { String($0.prefix(128)) }
+        try store.recordDeadLetter(DeadLetterRecord(messageID: originalID, errorClass: errorClass, error: text, queue: envelope.queue,
+                                                    exchange: envelope.exchange, routingKey: envelope.routingKey, failedAt: now))
+        var headers: [String: OutboxHeaderValue] = [
+            "x-metrika-error-class": .string(errorClass),
+            "x-metrika-error": .string(text),
+            "x-metrika-attempts": .integer(1),
+            "x-metrika-failed-at": .string(RFC3339.format(now, in: desk.zone)),
+            "x-metrika-original-exchange": .string(envelope.exchange),
+            "x-metrika-original-routing-key": .string(envelope.routingKey),
+            "x-metrika-original-queue": .string(envelope.queue),
+        ]
+        if let originalID { headers["x-metrika-original-message-id"] = .string(originalID) }
+        try store.enqueue(OutboxMessage(messageID: newID(), exchange: "", routingKey: names.deadQueue, body: envelope.body,
+                                        headers: headers, createdAt: now))
+        logger.warning("message dead-lettered", ["queue": envelope.queue, "routing_key": envelope.routingKey,
+                                                 "error_class": errorClass, "error": text])
+        return .deadLettered(errorClass)
+    }
+
+    private func newID() -> String { UUID().uuidString.lowercased() }
+}
+
+extension InboundMessage {
+    var isCommand: Bool {
+        switch self {
+        case .ticketCreate, .ticketSave, .ticketEdit: true
+        default: false
+        }
+    }
+
+    var operatorLogin: String? {
+        switch self {
+        case let .ticketCreate(c): c.operatorLogin
+        case let .ticketSave(c): c.operatorLogin
+        case let .ticketEdit(c): c.operatorLogin
+        default: nil
+        }
+    }
+}
+
+extension SubscriberFill {
+    /// The subscriber fields a ticket holds.
+    init(_ ticket: Ticket) {
+        self.init(match: ticket.match, subscriber: ticket.subscriber, candidates: ticket.candidates)
+    }
+}

@@ -1,0 +1,48 @@
+import MetrikaAMQP
+
+/// The exchanges, queues and bindings of CONTRACTS.md, declared idempotently.
+public struct Topology: Sendable {
+    public let names: TopologyNames
+    /// `quorum` or `classic`.
+    public let queueType: String
+    /// Redeliveries of one message before a quorum queue dead-letters it to the dead queue.
+    public let deliveryLimit: Int
+
+    public init(names: TopologyNames, queueType: String, deliveryLimit: Int) {
+        self.names = names
+        self.queueType = queueType
+        self.deliveryLimit = deliveryLimit
+    }
+
+    /// The gateway's input queues with the exchange and routing keys each is bound to.
+    public var inputs: [(queue: String, exchange: String, routingKeys: [String])] {
+        [
+            (names.rsQueue, names.rsExchange, ["subscriber.*"]),
+            (names.telephonyQueue, names.telephonyExchange, ["call.*"]),
+            (names.commandsQueue, names.commandsExchange, ["ticket.*"]),
+        ]
+    }
+
+    /// Declares everything on `connection`. Safe to repeat; fails with `channelClosed` when an existing
+    /// queue was declared with other arguments (e.g. another queue type).
+    public func declare(on connection: AMQPConnection) throws(AMQPError) {
+        for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange] {
+            try connection.declareExchange(exchange, type: "topic")
+        }
+        try connection.declareQueue(names.deadQueue, arguments: [("x-queue-type", .string(queueType))])
+        var inputArguments: [(String, AMQPFieldValue)] = [
+            ("x-queue-type", .string(queueType)),
+            ("x-dead-letter-exchange", .string("")),
+            ("x-dead-letter-routing-key", .string(names.deadQueue)),
+        ]
+        if queueType == "quorum" {
+            inputArguments.append(("x-delivery-limit", .int64(Int64(deliveryLimit))))
+        }
+        for input in inputs {
+            try connection.declareQueue(input.queue, arguments: inputArguments)
+            for key in input.routingKeys {
+                try connection.bindQueue(input.queue, exchange: input.exchange, routingKey: key)
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+import Foundation
+import MetrikaDomain
+
+/// A header value on an outbound AMQP message.
+public enum OutboxHeaderValue: Codable, Sendable, Equatable {
+    case string(String)
+    case integer(Int64)
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int64.self) {
+            self = .integer(number)
+        } else {
+            self = .string(try container.decode(String.self))
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case let .string(text): try container.encode(text)
+        case let .integer(number): try container.encode(number)
+        }
+    }
+}
+
+/// A message owed to the broker, written in the same transaction as the change that caused it and
+/// deleted only after the broker confirmed it.
+public struct OutboxMessage: Sendable, Equatable {
+    /// Position in the outbox (assigned on insert; 0 before).
+    public var seq: Int64
+    /// AMQP `message_id`, equal to the body's `event_id`; stable across republishing.
+    public let messageID: String
+    public let exchange: String
+    public let routingKey: String
+    public let body: Data
+    public let headers: [String: OutboxHeaderValue]
+    public let correlationID: String?
+    public let createdAt: Date
+
+    public init(messageID: String, exchange: String, routingKey: String, body: Data,
+                headers: [String: OutboxHeaderValue] = [:], correlationID: String? = nil, createdAt: Date) {
+        self.seq = 0
+        self.messageID = messageID
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.body = body
+        self.headers = headers
+        self.correlationID = correlationID
+        self.createdAt = createdAt
+    }
+}
+
+/// A dead-lettered input as recorded in the database (the message itself goes through the outbox).
+public struct DeadLetterRecord: Sendable, Equatable {
+    public let messageID: String?
+    public let errorClass: String
+    public let error: String
+    public let queue: String
+    public let exchange: String
+    public let routingKey: String
+    public let failedAt: Date
+
+    public init(messageID: String?, errorClass: String, error: String, queue: String, exchange: String,
+                routingKey: String, failedAt: Date) {
+        self.messageID = messageID
+        self.errorClass = errorClass
+        self.error = error
+        self.queue = queue
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.failedAt = failedAt
+    }
+}
+
+/// The gateway's durable state in one SQLite file: inbox (deduplication), subscriber directory,
+/// calls, tickets, callbacks, outbox and dead-letter log.
+///
+/// Not thread-safe: one instance per thread. Writes happen inside `transaction`.
+public final class GatewayStore {
+    /// The underlying connection, for queries that are not part of this interface.
+    public let connection: SQLiteConnection
+    private let ticketEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+    private let ticketDecoder = JSONDecoder()
+
+    /// Opens the database at `path`, creating it (mode 0600) and applying migrations.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        connection = try SQLiteConnection(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        do {
+            try migrate()
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
+    /// Closes the connection; call on the owning thread.
+    public func close() { connection.close() }
+
+    private func migrate() throws(StoreError) {
+        try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+        let applied = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { $0.int(0) }.first ?? 0
+        for (index, sql) in Schema.migrations.enumerated() where Int64(index + 1) > applied {
+            do {
+                try connection.transaction {
+                    try connection.execute(sql)
+                    try connection.run("INSERT INTO schema_migrations (version) VALUES (?)", [.integer(Int64(index + 1))])
+                }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                throw StoreError(code: 1, message: "migration \(index + 1) failed: \(error)")
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction.
+    public func transaction<T>(_ body: () throws -> T) throws -> T { try connection.transaction(body) }
+
+    /// Runs `body` in a savepoint inside the current transaction.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T { try connection.savepoint(body) }
+
+    // MARK: Inbox
+
+    /// Records that the message with `messageID` is being applied; false when it already was.
+    public func claim(messageID: String, type: String, at instant: Date) throws(StoreError) -> Bool {
+        try connection.run("INSERT OR IGNORE INTO inbox (message_id, type, processed_at_ms) VALUES (?, ?, ?)",
+                           [.text(messageID), .text(type), .integer(instant.milliseconds)]) == 1
+    }
+
+    /// Whether the message was already applied.
+    public func wasProcessed(messageID: String) throws(StoreError) -> Bool {
+        try !connection.query("SELECT 1 FROM inbox WHERE message_id = ?", [.text(messageID)]) { $0.int(0) }.isEmpty
+    }
+
+    // MARK: Subscribers
+
+    /// The stored version of a subscriber, or nil when unknown.
+    public func subscriberVersion(rsID: Int64) throws(StoreError) -> Int64? {
+        try connection.query("SELECT version FROM subscribers WHERE rs_id = ?", [.integer(rsID)]) { $0.int(0) }.first
+    }
+
+    /// Stores the snapshot and replaces the subscriber's phones; returns the phones they had before.
+    @discardableResult
+    public func saveSubscriber(_ subscriber: Subscriber, version: Int64, at instant: Date) throws(StoreError) -> [PhoneNumber] {
+        let previous = try self.subscriber(rsID: subscriber.rsID)?.phones ?? []
+        let phones = "[" + subscriber.phones.map { "\"\($0.e164)\"" }.joined(separator: ",") + "]"
+        try connection.run("""
+            INSERT INTO subscribers (rs_id, version, contract_no, full_name, address, tariff_name, tariff_since,
+                                     switch, status, phones, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (rs_id) DO UPDATE SET version = excluded.version, contract_no = excluded.contract_no,
+                full_name = excluded.full_name, address = excluded.address, tariff_name = excluded.tariff_name,
+                tariff_since = excluded.tariff_since, switch = excluded.switch, status = excluded.status,
+                phones = excluded.phones, updated_at_ms = excluded.updated_at_ms
+            """, [.integer(subscriber.rsID), .integer(version), .text(subscriber.contractNo), .text(subscriber.fullName),
+                  .text(subscriber.address), .text(subscriber.tariffName), .text(subscriber.tariffSince.description),
+                  .text(subscriber.switchName), .text(subscriber.status.rawValue), .text(phones),
+                  .integer(instant.milliseconds)])
+        let removed = Set(previous).subtracting(subscriber.phones)
+        for phone in removed {
+            try connection.run("DELETE FROM subscriber_phones WHERE phone = ? AND rs_id = ?", [.text(phone.e164), .integer(subscriber.rsID)])
+        }
+        for phone in subscriber.phones where !previous.contains(phone) {
+            try connection.run("INSERT OR IGNORE INTO subscriber_phones (phone, rs_id) VALUES (?, ?)", [.text(phone.e164), .integer(subscriber.rsID)])
+        }
+        return previous
+    }
+
+    private static let subscriberColumns = "rs_id, contract_no, full_name, address, tariff_name, tariff_since, switch, status, phones"
+
+    /// The subscriber with this RS ID.
+    public func subscriber(rsID: Int64) throws(StoreError) -> Subscriber? {
+        try connection.query("SELECT \(Self.subscriberColumns) FROM subscribers WHERE rs_id = ?", [.integer(rsID)], Self.readSubscriber).first
+    }
+
+    /// Every subscriber who has this E.164 number, by RS ID.
+    public func subscribers(phone: PhoneNumber) throws(StoreError) -> [Subscriber] {
+        try connection.query("""
+            SELECT \(Self.subscriberColumns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            FROM subscriber_phones p JOIN subscribers s ON s.rs_id = p.rs_id WHERE p.phone = ? ORDER BY s.rs_id
+            """, [.text(phone.e164)], Self.readSubscriber)
+    }
+
+    private static func readSubscriber(_ row: SQLiteStatement) throws(StoreError) -> Subscriber {
+        let phonesJSON = row.text(8) ?? "[]"
+        let phones = phonesJSON.dropFirst().dropLast().split(separator: ",")
+            .compactMap { PhoneNumber(e164: String($0.dropFirst().dropLast())) }
+        guard let since = LocalDate(iso: row.text(5) ?? ""), let status = SubscriberStatus(rawValue: row.text(7) ?? "") else {
+            throw StoreError(code: 11, message: "subscriber \(row.int(0)) has an unreadable tariff date or status")
+        }
+        return Subscriber(rsID: row.int(0), contractNo: row.text(1) ?? "", fullName: row.text(2) ?? "",
+                          address: row.text(3) ?? "", phones: phones, tariffName: row.text(4) ?? "",
+                          tariffSince: since, switchName: row.text(6) ?? "", status: status)
+    }
+
+    // MARK: Calls
+
+    /// The decision already recorded for a call, or nil when the call is new.
+    public func callDecision(callID: String) throws(StoreError) -> String? {
+        try connection.query("SELECT decision FROM calls WHERE call_id = ?", [.text(callID)]) { $0.text(0) ?? "" }.first
+    }
+
+    /// Records the one decision made for a call.
+    public func recordCall(callID: String, decision: String, ticketID: String?, at instant: Date) throws(StoreError) {
+        try connection.run("INSERT INTO calls (call_id, decision, ticket_id, decided_at_ms) VALUES (?, ?, ?, ?)",
+                           [.text(callID), .text(decision), .text(ticketID), .integer(instant.milliseconds)])
+    }
+
+    // MARK: Tickets
+
+    /// Inserts a new ticket.
+    public func insert(_ ticket: Ticket) throws(StoreError) {
+        try connection.run("""
+            INSERT INTO tickets (ticket_id, state, kind, author, created_at_ms, saved_at_ms, call_id, contact_phone,
+                                 match, rs_id, callback_id, body)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, try ticketValues(ticket))
+    }
+
+    /// Replaces a stored ticket.
+    public func update(_ ticket: Ticket) throws(StoreError) {
+        var values = try ticketValues(ticket)
+        values.append(values.removeFirst())
+        try connection.run("""
+            UPDATE tickets SET state = ?, kind = ?, author = ?, created_at_ms = ?, saved_at_ms = ?, call_id = ?,
+                contact_phone = ?, match = ?, rs_id = ?, callback_id = ?, body = ? WHERE ticket_id = ?
+            """, values)
+    }
+
+    private func ticketValues(_ ticket: Ticket) throws(StoreError) -> [SQLValue] {
+        let body: Data
+        do { body = try ticketEncoder.encode(ticket) } catch {
+            throw StoreError(code: 1, message: "cannot encode ticket \(ticket.ticketID): \(error)")
+        }
+        return [.text(ticket.ticketID), .text(ticket.state.rawValue), .text(ticket.kind.rawValue), .text(ticket.author),
+                .integer(ticket.createdAt.milliseconds), .integer(ticket.savedAt?.milliseconds),
+                .text(ticket.callID), .text(ticket.contactPhones.first), .text(ticket.match.rawValue),
+                .integer(ticket.subscriber?.rsID), .text(ticket.callbackID), .text(String(decoding: body, as: UTF8.self))]
+    }
+
+    /// The ticket with this id.
+    public func ticket(id: String) throws(StoreError) -> Ticket? {
+        try connection.query("SELECT body FROM tickets WHERE ticket_id = ?", [.text(id)], readTicket).first
+    }
+
+    /// Drafts whose contact number is `phone` and whose subscriber is not settled (unmatched or ambiguous).
+    public func unsettledDrafts(phone: PhoneNumber) throws(StoreError) -> [Ticket] {
+        try connection.query("""
+            SELECT body FROM tickets WHERE contact_phone = ? AND state = 'draft' AND match IN ('unmatched', 'ambiguous')
+            ORDER BY created_at_ms
+            """, [.text(phone.e164)], readTicket)
+    }
+
+    private func readTicket(_ row: SQLiteStatement) throws(StoreError) -> Ticket {
+        do {
+            return try ticketDecoder.decode(Ticket.self, from: Data((row.text(0) ?? "").utf8))
+        } catch {
+            throw StoreError(code: 11, message: "a stored ticket cannot be read: \(error)")
+        }
+    }
+
+    // MARK: Callbacks
+
+    private static let callbackColumns = """
+        callback_id, ticket_id, phone, origin, status, missed_count, first_missed_at_ms, last_missed_at_ms, attempts,
+        opened_at_ms, resolved_at_ms, resolved_by, resolution
+        """
+
+    /// The open callback for this E.164 number, if any (there is at most one).
+    public func openCallback(phone: String) throws(StoreError) -> Callback? {
+        try connection.query("SELECT \(Self.callbackColumns) FROM callbacks WHERE phone = ? AND status = 'open'",
+                             [.text(phone)], Self.readCallback).first
+    }
+
+    /// The callback with this id.
+    public func callback(id: String) throws(StoreError) -> Callback? {
+        try connection.query("SELECT \(Self.callbackColumns) FROM callbacks WHERE callback_id = ?", [.text(id)], Self.readCallback).first
+    }
+
+    /// Every open callback, oldest first.
+    public func openCallbacks() throws(StoreError) -> [Callback] {
+        try connection.query("SELECT \(Self.callbackColumns) FROM callbacks WHERE status = 'open' ORDER BY opened_at_ms, callback_id",
+                             [], Self.readCallback)
+    }
+
+    /// Inserts or replaces a callback.
+    public func save(_ callback: Callback) throws(StoreError) {
+        try connection.run("""
+            INSERT INTO callbacks (\(Self.callbackColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (callback_id) DO UPDATE SET status = excluded.status, missed_count = excluded.missed_count,
+                first_missed_at_ms = excluded.first_missed_at_ms, last_missed_at_ms = excluded.last_missed_at_ms,
+                attempts = excluded.attempts, resolved_at_ms = excluded.resolved_at_ms,
+                resolved_by = excluded.resolved_by, resolution = excluded.resolution
+            """, [.text(callback.callbackID), .text(callback.ticketID), .text(callback.phone), .text(callback.origin.rawValue),
+                  .text(callback.status.rawValue), .integer(Int64(callback.missedCount)),
+                  .integer(callback.firstMissedAt?.milliseconds), .integer(callback.lastMissedAt?.milliseconds),
+                  .integer(Int64(callback.attempts)), .integer(callback.openedAt.milliseconds),
+                  .integer(callback.resolvedAt?.milliseconds), .text(callback.resolvedBy), .text(callback.resolution?.rawValue)])
+    }
+
+    private static func readCallback(_ row: SQLiteStatement) throws(StoreError) -> Callback {
+        guard let origin = CallbackOrigin(rawValue: row.text(3) ?? ""), let status = CallbackStatus(rawValue: row.text(4) ?? "") else {
+            throw StoreError(code: 11, message: "callback \(row.text(0) ?? "?") has an unreadable origin or status")
+        }
+        var callback = Callback(callbackID: row.text(0) ?? "", ticketID: row.text(1) ?? "", phone: row.text(2) ?? "",
+                                origin: origin, openedAt: Date(milliseconds: row.int(9)), missedAt: nil)
+        callback.status = status
+        callback.missedCount = Int(row.int(5))
+        callback.firstMissedAt = row.optionalInt(6).map(Date.init(milliseconds:))
+        callback.lastMissedAt = row.optionalInt(7).map(Date.init(milliseconds:))
+        callback.attempts = Int(row.int(8))
+        callback.resolvedAt = row.optionalInt(10).map(Date.init(milliseconds:))
+        callback.resolvedBy = row.text(11)
+        callback.resolution = row.text(12).flatMap(CallbackResolution.init(rawValue:))
+        return callback
+    }
+
+    // MARK: Outbox
+
+    /// Adds a message owed to the broker.
+    public func enqueue(_ message: OutboxMessage) throws(StoreError) {
+        let headers: SQLValue
+        if message.headers.isEmpty {
+            headers = .null
+        } else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            headers = .text((try? encoder.encode(message.headers)).map { String(decoding: $0, as: UTF8.self) })
+        }
+        try connection.run("""
+            INSERT INTO outbox (message_id, exchange, routing_key, body, headers, correlation_id, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(message.messageID), .text(message.exchange), .text(message.routingKey), .blob(message.body),
+                  headers, .text(message.correlationID), .integer(message.createdAt.milliseconds)])
+    }
+
+    /// Up to `limit` unconfirmed messages with `seq` greater than `afterSeq`, oldest first.
+    public func pendingOutbox(afterSeq: Int64, limit: Int) throws(StoreError) -> [OutboxMessage] {
+        try connection.query("""
+            SELECT seq, message_id, exchange, routing_key, body, headers, correlation_id, created_at_ms
+            FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?
+            """, [.integer(afterSeq), .integer(Int64(limit))]) { row in
+            let headers = row.text(5).flatMap { try? JSONDecoder().decode([String: OutboxHeaderValue].self, from: Data($0.utf8)) } ?? [:]
+            var message = OutboxMessage(messageID: row.text(1) ?? "", exchange: row.text(2) ?? "", routingKey: row.text(3) ?? "",
+                                        body: row.blob(4), headers: headers, correlationID: row.text(6),
+                                        createdAt: Date(milliseconds: row.int(7)))
+            message.seq = row.int(0)
+            return message
+        }
+    }
+
+    /// Deletes messages the broker confirmed.
+    public func deleteConfirmed(seqs: [Int64]) throws(StoreError) {
+        for seq in seqs {
+            try connection.run("DELETE FROM outbox WHERE seq = ?", [.integer(seq)])
+        }
+    }
+
+    /// Number of messages still owed to the broker.
+    public func outboxDepth() throws(StoreError) -> Int {
+        Int(try connection.query("SELECT COUNT(*) FROM outbox") { $0.int(0) }.first ?? 0)
+    }
+
+    // MARK: Dead letters
+
+    /// Records a dead-lettered input.
+    public func recordDeadLetter(_ record: DeadLetterRecord) throws(StoreError) {
+        try connection.run("""
+            INSERT INTO dead_letters (message_id, error_class, error, queue, exchange, routing_key, failed_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [.text(record.messageID), .text(record.errorClass), .text(record.error), .text(record.queue),
+                  .text(record.exchange), .text(record.routingKey), .integer(record.failedAt.milliseconds)])
+    }
+}
+
+extension Date {
+    /// Milliseconds since 1970 (the database's time unit).
+    public var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    /// An instant from milliseconds since 1970.
+    public init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
+}

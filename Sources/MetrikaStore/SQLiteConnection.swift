@@ -1,0 +1,225 @@
+import CSQLite
+import Foundation
+
+/// A failure reported by SQLite, with whether retrying later can help.
+public struct StoreError: Error, CustomStringConvertible, Sendable {
+    /// SQLite's primary result code (`SQLITE_BUSY` = 5, `SQLITE_FULL` = 13…).
+    public let code: Int32
+    /// SQLite's message and what the gateway was doing.
+    public let message: String
+
+    /// Busy, locked, full disk or I/O errors can clear up by themselves; a constraint or a corrupt
+    /// file cannot.
+    public var isTransient: Bool {
+        [SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY, SQLITE_CANTOPEN, SQLITE_PROTOCOL]
+            .contains(code & 0xFF)
+    }
+
+    public var description: String { "SQLite error \(code): \(message)" }
+
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// A value bound to a statement parameter.
+public enum SQLValue: Sendable {
+    case integer(Int64)
+    case text(String)
+    case blob(Data)
+    case null
+
+    /// Text, or NULL when nil.
+    public static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+    /// Integer, or NULL when nil.
+    public static func integer(_ value: Int64?) -> SQLValue { value.map { .integer($0) } ?? .null }
+}
+
+/// One open SQLite database handle. Not thread-safe: it belongs to the thread that uses it.
+/// Prepared statements are cached per connection; `close()` must be called on the owning thread.
+public final class SQLiteConnection {
+    private var handle: OpaquePointer?
+    private var statements: [String: SQLiteStatement] = [:]
+
+    /// Opens (creating with mode 0600 when missing) the database at `path`, in WAL mode with
+    /// `synchronous=FULL` and the given busy timeout.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+        }
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let status = sqlite3_open_v2(path, &db, flags, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw StoreError(code: status, message: "cannot open database '\(path)': \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 1)
+        try execute("PRAGMA journal_mode=WAL")
+        try execute("PRAGMA synchronous=FULL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        assert(handle == nil, "SQLiteConnection deallocated without close()")
+    }
+
+    /// Finalises cached statements and closes the handle.
+    public func close() {
+        statements.removeAll()
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    /// Runs one or more statements without parameters.
+    public func execute(_ sql: String) throws(StoreError) {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let status = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if status != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? "unknown error"
+            sqlite3_free(errorMessage)
+            throw StoreError(code: status, message: "\(message) (in: \(sql.prefix(80)))")
+        }
+    }
+
+    /// The cached prepared statement for `sql`, reset and with bindings cleared.
+    public func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        if let cached = statements[sql] {
+            cached.reset()
+            return cached
+        }
+        var raw: OpaquePointer?
+        let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard status == SQLITE_OK, let raw else { throw lastError(status, "preparing \(sql.prefix(80))") }
+        let statement = SQLiteStatement(raw, connection: self)
+        statements[sql] = statement
+        return statement
+    }
+
+    /// Runs a statement that returns no rows; returns the number of rows changed.
+    @discardableResult
+    public func run(_ sql: String, _ values: [SQLValue] = []) throws(StoreError) -> Int {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        while try statement.step() {}
+        return Int(sqlite3_changes(handle))
+    }
+
+    /// Runs a query and maps each row.
+    public func query<T>(_ sql: String, _ values: [SQLValue] = [], _ row: (SQLiteStatement) throws(StoreError) -> T) throws(StoreError) -> [T] {
+        let statement = try statement(sql)
+        try statement.bind(values)
+        var rows: [T] = []
+        while try statement.step() { rows.append(try row(statement)) }
+        return rows
+    }
+
+    /// Runs `body` in a transaction (`BEGIN IMMEDIATE`), committing when it returns and rolling back
+    /// when it throws.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Runs `body` inside a savepoint, so that its writes can be undone alone when it throws.
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        try execute("SAVEPOINT metrika_message")
+        do {
+            let result = try body()
+            try execute("RELEASE metrika_message")
+            return result
+        } catch {
+            try? execute("ROLLBACK TO metrika_message")
+            try? execute("RELEASE metrika_message")
+            throw error
+        }
+    }
+
+    func lastError(_ status: Int32, _ doing: String) -> StoreError {
+        StoreError(code: status, message: "\(String(cString: sqlite3_errmsg(handle))) (while \(doing))")
+    }
+}
+
+/// A prepared statement owned by its connection's cache; finalised in `deinit`.
+public final class SQLiteStatement {
+    private let handle: OpaquePointer
+    private unowned let connection: SQLiteConnection
+
+    init(_ handle: OpaquePointer, connection: SQLiteConnection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    deinit {
+        sqlite3_finalize(handle)
+    }
+
+    func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    func bind(_ values: [SQLValue]) throws(StoreError) {
+        for (offset, value) in values.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch value {
+            case let .integer(number): status = sqlite3_bind_int64(handle, index, number)
+            case .null: status = sqlite3_bind_null(handle, index)
+            case let .text(text):
+                status = text.utf8CString.withUnsafeBufferPointer {
+                    metrika_sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count - 1))
+                }
+            case let .blob(data):
+                status = data.withUnsafeBytes { metrika_sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
+            }
+            guard status == SQLITE_OK else { throw connection.lastError(status, "binding parameter \(index)") }
+        }
+    }
+
+    /// Advances; true when a row is available.
+    func step() throws(StoreError) -> Bool {
+        let status = sqlite3_step(handle)
+        switch status {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw connection.lastError(status, "running \(String(cString: sqlite3_sql(handle)).prefix(80))")
+        }
+    }
+
+    /// Integer column `index` (0-based); 0 when NULL.
+    public func int(_ index: Int32) -> Int64 { sqlite3_column_int64(handle, index) }
+
+    /// Integer column, nil when NULL.
+    public func optionalInt(_ index: Int32) -> Int64? {
+        sqlite3_column_type(handle, index) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, index)
+    }
+
+    /// Text column, nil when NULL.
+    public func text(_ index: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(handle, index) else { return nil }
+        return String(cString: bytes)
+    }
+
+    /// Blob column as bytes (empty when NULL).
+    public func blob(_ index: Int32) -> Data {
+        let count = Int(sqlite3_column_bytes(handle, index))
+        guard count > 0, let bytes = sqlite3_column_blob(handle, index) else { return Data() }
+        return Data(bytes: bytes, count: count)
+    }
+}
