@@ -151,8 +151,12 @@ private struct TypeHead: Decodable {
 }
 
 private extension KeyedDecodingContainer {
+    /// A required, non-empty string.
     func text(_ key: Key, max: KeyPath<InputLimits, Int> = \.maxShortText, decoder: Decoder) throws -> String {
         let value = try decode(String.self, forKey: key)
+        guard !value.isEmpty else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must not be empty")
+        }
         try check(value, key, max, decoder)
         return value
     }
@@ -171,7 +175,7 @@ private extension KeyedDecodingContainer {
         return try optionalText(key, max: \.maxShortText, decoder: decoder)
     }
 
-    func texts(_ key: Key, required: Bool, decoder: Decoder) throws -> [String]? {
+    func texts(_ key: Key, required: Bool, max: KeyPath<InputLimits, Int> = \.maxText, decoder: Decoder) throws -> [String]? {
         let values = required ? try decode([String].self, forKey: key) : try decodeIfPresent([String].self, forKey: key)
         guard let values else { return nil }
         let limits = decoder.userInfo[.inputLimits] as? InputLimits ?? InputLimits()
@@ -179,7 +183,7 @@ private extension KeyedDecodingContainer {
             throw DecodingError.dataCorruptedError(forKey: key, in: self,
                 debugDescription: "has \(values.count) entries; the limit is \(limits.maxListCount)")
         }
-        for value in values { try check(value, key, \.maxText, decoder) }
+        for value in values { try check(value, key, max, decoder) }
         return values
     }
 
@@ -253,7 +257,7 @@ private struct RawSubscriber: Decodable {
         contract_no = try c.text(.contract_no, decoder: decoder)
         full_name = try c.text(.full_name, max: \.maxText, decoder: decoder)
         address = try c.text(.address, max: \.maxText, decoder: decoder)
-        phones = try c.texts(.phones, required: true, decoder: decoder) ?? []
+        phones = try c.texts(.phones, required: true, max: \.maxShortText, decoder: decoder) ?? []
         tariff = try c.decode(RawTariff.self, forKey: .tariff)
         `switch` = try c.text(.switch, max: \.maxText, decoder: decoder)
         status = try c.decode(SubscriberStatus.self, forKey: .status)
@@ -329,7 +333,7 @@ private struct RawTicketCreate: Decodable {
             via: try c.decodeIfPresent(CommandOrigin.self, forKey: .via) ?? .manual,
             rsID: try c.decodeIfPresent(Int64.self, forKey: .rs_id),
             source: try c.optionalText(.source, decoder: decoder),
-            contactPhones: try c.texts(.contact_phones, required: false, decoder: decoder) ?? [],
+            contactPhones: try c.texts(.contact_phones, required: false, max: \.maxShortText, decoder: decoder) ?? [],
             reasons: try c.texts(.reasons, required: false, decoder: decoder) ?? [],
             resolutions: try c.texts(.resolutions, required: false, decoder: decoder) ?? [],
             comment: try c.optionalText(.comment, max: \.maxComment, decoder: decoder),
@@ -348,7 +352,7 @@ private struct RawTicketSave: Decodable {
             commandID: try c.text(.command_id, decoder: decoder),
             ticketID: try c.text(.ticket_id, decoder: decoder),
             operatorLogin: try c.text(.operator, decoder: decoder),
-            contactPhones: try c.texts(.contact_phones, required: false, decoder: decoder),
+            contactPhones: try c.texts(.contact_phones, required: false, max: \.maxShortText, decoder: decoder),
             source: try c.optionalText(.source, decoder: decoder),
             reasons: try c.texts(.reasons, required: false, decoder: decoder) ?? [],
             resolutions: try c.texts(.resolutions, required: false, decoder: decoder) ?? [],
@@ -373,7 +377,7 @@ private struct RawTicketEdit: Decodable {
             reasons: try changes.texts(.reasons, required: false, decoder: changesDecoder),
             resolutions: try changes.texts(.resolutions, required: false, decoder: changesDecoder),
             comment: try changes.optionalText(.comment, max: \.maxComment, decoder: changesDecoder),
-            contactPhones: try changes.texts(.contact_phones, required: false, decoder: changesDecoder),
+            contactPhones: try changes.texts(.contact_phones, required: false, max: \.maxShortText, decoder: changesDecoder),
             source: try changes.optionalText(.source, decoder: changesDecoder),
             callbackDone: try callbackDone(c))
     }
