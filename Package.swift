@@ -21,7 +21,7 @@ let package = Package(
         .executableTarget(name: "metrika", dependencies: ["MetrikaGateway"]),
         .target(
             name: "MetrikaTestSupport",
-            dependencies: ["MetrikaAMQP", "MetrikaGateway"],
+            dependencies: ["MetrikaAMQP", "MetrikaGateway", "MetrikaStore", "MetrikaDomain"],
             path: "Tests/MetrikaTestSupport"
         ),
         .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain"]),

@@ -50,19 +50,24 @@ public struct AMQPDelivery: Sendable {
     public let replyTo: String?
     public let contentType: String?
     public let contentEncoding: String?
+    /// Header entries the gateway can read (strings, integers, booleans, nested tables); others are skipped.
+    public let headers: [String: AMQPFieldValue]
 }
 
 /// Properties of a message to publish. Messages are always persistent (`delivery_mode` 2).
 public struct AMQPMessageProperties: Sendable {
     public var messageID: String?
     public var correlationID: String?
+    /// Queue the receiver should answer to (RPC).
+    public var replyTo: String?
     public var contentType: String
     public var headers: [(String, AMQPFieldValue)]
 
-    public init(messageID: String? = nil, correlationID: String? = nil, contentType: String = "application/json",
-                headers: [(String, AMQPFieldValue)] = []) {
+    public init(messageID: String? = nil, correlationID: String? = nil, replyTo: String? = nil,
+                contentType: String = "application/json", headers: [(String, AMQPFieldValue)] = []) {
         self.messageID = messageID
         self.correlationID = correlationID
+        self.replyTo = replyTo
         self.contentType = contentType
         self.headers = headers
     }
@@ -284,7 +289,8 @@ public final class AMQPConnection {
             correlationID: property(AMQP_BASIC_CORRELATION_ID_FLAG, properties.correlation_id),
             replyTo: property(AMQP_BASIC_REPLY_TO_FLAG, properties.reply_to),
             contentType: property(AMQP_BASIC_CONTENT_TYPE_FLAG, properties.content_type),
-            contentEncoding: property(AMQP_BASIC_CONTENT_ENCODING_FLAG, properties.content_encoding))
+            contentEncoding: property(AMQP_BASIC_CONTENT_ENCODING_FLAG, properties.content_encoding),
+            headers: properties._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0 ? properties.headers.swiftValues(depth: 0) : [:])
     }
 
     /// Reads the frame that interrupted `amqp_consume_message` and reacts to it.
@@ -381,6 +387,10 @@ public final class AMQPConnection {
         if let correlationID = properties.correlationID {
             flags |= AMQP_BASIC_CORRELATION_ID_FLAG
             props.correlation_id = storage.bytes(correlationID)
+        }
+        if let replyTo = properties.replyTo {
+            flags |= AMQP_BASIC_REPLY_TO_FLAG
+            props.reply_to = storage.bytes(replyTo)
         }
         if !properties.headers.isEmpty {
             flags |= AMQP_BASIC_HEADERS_FLAG

@@ -86,3 +86,38 @@ extension amqp_bytes_t {
         return Array(UnsafeRawBufferPointer(start: bytes, count: len))
     }
 }
+
+extension amqp_table_t {
+    /// Readable entries of a received table. Hostile input is bounded: at most 256 entries per table and
+    /// 4 levels of nesting are read; arrays, decimals, floats, timestamps and voids are skipped.
+    func swiftValues(depth: Int) -> [String: AMQPFieldValue] {
+        guard depth < 4, num_entries > 0, let entries else { return [:] }
+        var values: [String: AMQPFieldValue] = [:]
+        for index in 0..<Int(Swift.min(num_entries, 256)) {
+            let entry = entries[index]
+            guard let key = entry.key.string, let value = entry.value.swiftValue(depth: depth) else { continue }
+            values[key] = value
+        }
+        return values
+    }
+}
+
+extension amqp_field_value_t {
+    func swiftValue(depth: Int) -> AMQPFieldValue? {
+        switch UInt32(kind) {
+        case AMQP_FIELD_KIND_UTF8.rawValue, AMQP_FIELD_KIND_BYTES.rawValue: return .string(value.bytes.string ?? "")
+        case AMQP_FIELD_KIND_BOOLEAN.rawValue: return .bool(value.boolean != 0)
+        case AMQP_FIELD_KIND_I8.rawValue: return .int64(Int64(value.i8))
+        case AMQP_FIELD_KIND_U8.rawValue: return .int64(Int64(value.u8))
+        case AMQP_FIELD_KIND_I16.rawValue: return .int64(Int64(value.i16))
+        case AMQP_FIELD_KIND_U16.rawValue: return .int64(Int64(value.u16))
+        case AMQP_FIELD_KIND_I32.rawValue: return .int64(Int64(value.i32))
+        case AMQP_FIELD_KIND_U32.rawValue: return .int64(Int64(value.u32))
+        case AMQP_FIELD_KIND_I64.rawValue: return .int64(value.i64)
+        case AMQP_FIELD_KIND_U64.rawValue: return value.u64 <= UInt64(Int64.max) ? .int64(Int64(value.u64)) : nil
+        case AMQP_FIELD_KIND_TABLE.rawValue:
+            return .table(value.table.swiftValues(depth: depth + 1).sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        default: return nil
+        }
+    }
+}

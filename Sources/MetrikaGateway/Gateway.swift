@@ -1,6 +1,7 @@
 import Foundation
 import MetrikaAMQP
 import MetrikaDomain
+import MetrikaStore
 import Synchronization
 
 /// What the gateway is doing right now, shared between its threads and its owner.
@@ -46,6 +47,12 @@ public final class Gateway: Sendable {
         self.configuration = configuration
         self.logger = logger
         let catalog = try CatalogLoader.load(path: configuration.catalogPath)
+        // Create and migrate the database once, before two threads open it.
+        do {
+            try GatewayStore(path: configuration.databasePath).close()
+        } catch {
+            throw ConfigurationError("cannot open the database \(configuration.databasePath): \(error.message)")
+        }
         desk = TicketDesk(catalog: catalog, plan: configuration.numberingPlan, zone: configuration.timeZone)
     }
 

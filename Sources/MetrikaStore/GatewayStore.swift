@@ -102,19 +102,19 @@ public final class GatewayStore {
     public func close() { connection.close() }
 
     private func migrate() throws(StoreError) {
-        try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
-        let applied = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { $0.int(0) }.first ?? 0
-        for (index, sql) in Schema.migrations.enumerated() where Int64(index + 1) > applied {
-            do {
-                try connection.transaction {
+        do {
+            try connection.transaction {
+                try connection.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)")
+                let applied = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { $0.int(0) }.first ?? 0
+                for (index, sql) in Schema.migrations.enumerated() where Int64(index + 1) > applied {
                     try connection.execute(sql)
                     try connection.run("INSERT INTO schema_migrations (version) VALUES (?)", [.integer(Int64(index + 1))])
                 }
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                throw StoreError(code: 1, message: "migration \(index + 1) failed: \(error)")
             }
+        } catch let error as StoreError {
+            throw StoreError(code: error.code, message: "cannot migrate the database: \(error.message)")
+        } catch {
+            throw StoreError(code: 1, message: "cannot migrate the database: \(error)")
         }
     }
 
