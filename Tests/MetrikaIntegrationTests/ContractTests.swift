@@ -1,0 +1,80 @@
+import Foundation
+import MetrikaAMQP
+import MetrikaTestSupport
+import Testing
+
+/// What the gateway really emits validates against the JSON Schemas in `contracts/`.
+@Suite(.serialized)
+struct ContractTests {
+    /// Validates JSON documents (one per line) with `contracts/validate.py`; returns its output and exit code.
+    static func validate(_ documents: [Data], arguments: [String] = ["--by-type"]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [repositoryRoot.appendingPathComponent("contracts/validate.py").path] + arguments
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        var stream = Data()
+        for document in documents {
+            stream.append(document)
+            stream.append(UInt8(ascii: "\n"))
+        }
+        input.fileHandleForWriting.write(stream)
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
+    }
+
+    @Test func everyEventTheGatewayEmitsValidatesAgainstItsSchema() throws {
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        let replyQueue = "\(gateway.prefix)replies"
+        let client = try AMQPConnection(AMQPConnectionSettings(url: testBrokerURL))
+        try client.declareQueue(replyQueue)
+        defer { try? client.deleteQueue(replyQueue); client.close() }
+        try gateway.publishSubscriber(Fixtures.subscriber(rsID: 1, version: 1, phones: ["89000000001"]))
+        try gateway.publishSubscriber(Fixtures.subscriber(rsID: 2, version: 1, phones: ["89000000002"]))
+        try gateway.publishSubscriber(Fixtures.subscriber(rsID: 3, version: 1, phones: ["89000000002"]))
+        try gateway.publishCall(Fixtures.callAnswered(callID: "a", number: "89000000009", operatorLogin: "op.a"))
+        try gateway.publishCall(Fixtures.callEnded(callID: "b", number: "89000000001", outcome: "missed"))
+        try gateway.publishCall(Fixtures.callEnded(callID: "c", number: "89000000002", outcome: "abandoned"))
+        try gateway.publishCall(Fixtures.callEnded(callID: "d", number: "89000000001", outcome: "busy"))
+        try gateway.publishSubscriber(Fixtures.subscriber(rsID: 9, version: 1, phones: ["89000000009"]))
+        try gateway.publishCommand(Fixtures.create(["reasons": ["нечто неизвестное"], "save": true]))
+        try gateway.publishCommand(Fixtures.create(["rs_id": 1, "contact_phones": ["89000000001"], "reasons": ["перезвонить"],
+                                                    "comment": "Вопрос по счёту", "save": true]), replyTo: replyQueue, correlationID: "x")
+        try gateway.publishCommand(Fixtures.create(["contact_phones": ["89000000002"], "reasons": ["нет инета"]]))
+        let needed = try gateway.nextEvent(ofType: "callback.needed")
+        try gateway.publishCommand(Fixtures.save(ticketID: needed["ticket_id"] as! String, ["reasons": ["оплата"], "callback": "done"]))
+        var events = try gateway.events(during: 3) + gateway.skipped + [needed]
+        events.sort { ($0.type ?? "") < ($1.type ?? "") }
+        let types = Set(events.compactMap(\.type))
+        #expect(types == ["ticket.drafted", "ticket.autofilled", "ticket.saved", "callback.needed", "callback.resolved", "command.rejected"])
+        let (status, output) = try Self.validate(events.map(\.body))
+        #expect(status == 0, "\(output)")
+        for event in events {
+            #expect(event.messageID == event["event_id"] as? String)
+        }
+        let replies = try gateway.drain(queue: replyQueue)
+        #expect(replies.count == 1)
+        #expect(replies.first?.correlationID == "x")
+        let (replyStatus, replyOutput) = try Self.validate(replies.map(\.body), arguments: ["command.reply"])
+        #expect(replyStatus == 0, "\(replyOutput)")
+    }
+
+    @Test func theContractExamplesAndTheAsyncAPIDocumentValidate() throws {
+        let (status, output) = try Self.validate([], arguments: ["--all"])
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test func theValidatorRejectsABodyThatBreaksTheSchema() throws {
+        let broken = Data(#"{"event_id":"x","type":"callback.needed","occurred_at":"yesterday","schema_version":1}"#.utf8)
+        let (status, output) = try Self.validate([broken])
+        #expect(status == 1)
+        #expect(output.contains("line 1"))
+    }
+}
