@@ -17,6 +17,10 @@ public enum CallbackStatus: String, Codable, Sendable {
 public enum CallbackResolution: String, Codable, Sendable {
     /// An operator recorded `"callback": "done"`.
     case operatorDone = "operator_done"
+    /// The subscriber called again and an operator answered.
+    case answeredInbound = "answered_inbound"
+    /// An operator called the number and the subscriber answered.
+    case answeredOutbound = "answered_outbound"
 }
 
 /// A number that must be called back; at most one is open per number.
@@ -38,6 +42,8 @@ public struct Callback: Sendable, Equatable {
     public var resolvedAt: Date?
     public var resolvedBy: String?
     public var resolution: CallbackResolution?
+    /// When `callback.overdue` was emitted (once per callback).
+    public var overdueAt: Date?
 
     public init(callbackID: String, ticketID: String, phone: String, origin: CallbackOrigin, openedAt: Date,
                 missedAt: Date?) {
@@ -60,6 +66,16 @@ public struct Callback: Sendable, Equatable {
         lastMissedAt = max(lastMissedAt ?? instant, instant)
     }
 
+    /// Counts an outbound attempt that did not get through.
+    public mutating func recordFailedAttempt() {
+        attempts += 1
+    }
+
+    /// Whether the callback has waited longer than `limit` at `instant` and was not yet reported overdue.
+    public func isNewlyOverdue(limit: TimeInterval, at instant: Date) -> Bool {
+        status == .open && overdueAt == nil && instant.timeIntervalSince(openedAt) >= limit
+    }
+
     /// Closes the callback.
     public mutating func resolve(by operatorLogin: String?, how: CallbackResolution, at instant: Date) {
         status = .resolved
@@ -75,7 +91,10 @@ public enum CallDecision: Sendable, Equatable {
     case answered(direction: CallDirection, operatorLogin: String?, number: String, at: Date)
     /// An inbound call nobody answered: the number must be called back.
     case missed(number: String, at: Date)
-    /// Nothing to record (a failed call, or an unanswered outbound call).
+    /// An operator called the subscriber and did not get through: a callback attempt when the number
+    /// has an open callback.
+    case unansweredOutbound(operatorLogin: String?, number: String, at: Date)
+    /// Nothing to record (an inbound call that failed in the network).
     case nothing
 
     /// Decides from `call.answered`.
@@ -92,7 +111,9 @@ public enum CallDecision: Sendable, Equatable {
                              number: event.subscriberNumber, at: event.answeredAt ?? event.startedAt)
         case (.missed, .inbound), (.busy, .inbound), (.abandoned, .inbound):
             return .missed(number: event.subscriberNumber, at: event.endedAt)
-        default:
+        case (_, .outbound):
+            return .unansweredOutbound(operatorLogin: event.operatorLogin, number: event.subscriberNumber, at: event.endedAt)
+        case (.failed, .inbound):
             return .nothing
         }
     }

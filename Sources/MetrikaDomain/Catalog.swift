@@ -80,6 +80,8 @@ public struct Catalog: Sendable {
         public static let incomingCall = "incoming_call"
         public static let outgoingCall = "outgoing_call"
         public static let missedCall = "missed_call"
+        /// `Позвонил — не дозвонился`, the resolution of a failed callback attempt.
+        public static let noAnswer = "no_answer"
     }
 
     /// The file format: `{"version": 1, "sources": [...], "reasons": [...], "resolutions": [...], "tasks": [...]}`.
@@ -99,6 +101,9 @@ public struct Catalog: Sendable {
         tasks = try CatalogList(file.tasks)
         guard reasons.entry(code: RequiredCode.callbackReason) != nil else {
             throw .missingRequiredEntry("reasons", RequiredCode.callbackReason)
+        }
+        guard resolutions.entry(code: RequiredCode.noAnswer) != nil else {
+            throw .missingRequiredEntry("resolutions", RequiredCode.noAnswer)
         }
         for code in [RequiredCode.incomingCall, RequiredCode.outgoingCall, RequiredCode.missedCall]
         where sources.entry(code: code) == nil {

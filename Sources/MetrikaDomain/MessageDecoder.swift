@@ -117,6 +117,8 @@ public struct MessageDecoder: Sendable {
             return InboundError(.invalidMessage, "missing required field '\(path(context.codingPath, key))'")
         case let .valueNotFound(_, context):
             return InboundError(.invalidMessage, "field '\(path(context.codingPath))' must not be null")
+        case let .typeMismatch(_, context) where context.codingPath.isEmpty:
+            return InboundError(.invalidMessage, "the body must be a JSON object")
         case let .typeMismatch(type, context):
             return InboundError(.invalidMessage, "field '\(path(context.codingPath))' has the wrong type (expected \(typeName(type)))")
         case let .dataCorrupted(context):

@@ -12,7 +12,10 @@ public enum RejectionCode: String, Codable, Sendable {
     case noOpenCallback = "no_open_callback"
     case invalidPhone = "invalid_phone"
     case messageIDMismatch = "message_id_mismatch"
-    case editNotAllowed = "edit_not_allowed"
+    case editWindowClosed = "edit_window_closed"
+    case notAuthor = "not_author"
+    case ticketIsDraft = "ticket_is_draft"
+    case noChanges = "no_changes"
 }
 
 /// A command the gateway refused, and why, in words an operator can act on.
@@ -35,6 +38,12 @@ public enum GatewayEvent: Sendable, Equatable {
     /// A callback was opened, or another missed call joined it (same `callback_id`, higher count).
     case callbackNeeded(Callback, SubscriberFill)
     case callbackResolved(Callback)
+    /// An operator called back and did not get through; `ticket` records the attempt.
+    case callbackAttempted(Callback, Ticket)
+    /// An open callback waited longer than the escalation limit (emitted once).
+    case callbackOverdue(Callback, SubscriberFill)
+    /// A saved ticket was changed through an accepted edit.
+    case ticketEdited(Ticket, TicketRevision)
     case commandRejected(commandID: String?, commandType: String?, operatorLogin: String?, CommandRejection)
 
     /// The routing key and `type` field.
@@ -45,6 +54,9 @@ public enum GatewayEvent: Sendable, Equatable {
         case .ticketAutofilled: "ticket.autofilled"
         case .callbackNeeded: "callback.needed"
         case .callbackResolved: "callback.resolved"
+        case .callbackAttempted: "callback.attempted"
+        case .callbackOverdue: "callback.overdue"
+        case .ticketEdited: "ticket.edited"
         case .commandRejected: "command.rejected"
         }
     }
@@ -78,7 +90,7 @@ public struct EventEncoder: Sendable {
         switch event {
         case let .ticketDrafted(ticket), let .ticketSaved(ticket), let .ticketAutofilled(ticket):
             fields["ticket"] = json(ticket)
-        case let .callbackNeeded(callback, fill):
+        case let .callbackNeeded(callback, fill), let .callbackOverdue(callback, fill):
             fields = [
                 "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
                 "phone": .string(callback.phone), "origin": .string(callback.origin.rawValue),
@@ -86,6 +98,7 @@ public struct EventEncoder: Sendable {
                 "first_missed_at": time(callback.firstMissedAt), "last_missed_at": time(callback.lastMissedAt),
                 "match": .string(fill.match.rawValue), "subscriber": json(fill.subscriber),
                 "candidates": json(fill.candidates),
+                "opened_at": time(callback.openedAt), "attempts": .int(Int64(callback.attempts)),
             ]
         case let .callbackResolved(callback):
             fields = [
@@ -95,6 +108,15 @@ public struct EventEncoder: Sendable {
                 "resolved_at": time(callback.resolvedAt ?? occurredAt),
                 "missed_count": .int(Int64(callback.missedCount)), "attempts": .int(Int64(callback.attempts)),
             ]
+        case let .callbackAttempted(callback, ticket):
+            fields = [
+                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
+                "attempt_ticket_id": .string(ticket.ticketID), "phone": .string(callback.phone),
+                "operator": ticket.author.map(JSONValue.string) ?? .null,
+                "attempts": .int(Int64(callback.attempts)), "missed_count": .int(Int64(callback.missedCount)),
+            ]
+        case let .ticketEdited(ticket, revision):
+            fields = ["ticket": json(ticket), "revision": json(revision)]
         case let .commandRejected(commandID, commandType, operatorLogin, rejection):
             fields = [
                 "command_id": commandID.map(JSONValue.string) ?? .null,

@@ -15,6 +15,8 @@ public enum TicketKind: String, Codable, Sendable {
     case manual
     /// Periodic work (payment check, campaign, parcels, documents).
     case task
+    /// An operator called back a number with an open callback and did not get through.
+    case attempt
 }
 
 /// How a ticket's number matched the subscriber directory.
@@ -205,4 +207,47 @@ public struct Ticket: Codable, Sendable, Equatable {
 extension CodingUserInfoKey {
     /// The zone in which encoded timestamps are written (`TimeZone`); UTC when absent.
     public static let timeZone = CodingUserInfoKey(rawValue: "metrika.timeZone")!
+}
+
+/// One accepted edit of a ticket: who, when, from where, and which fields changed from what to what.
+public struct TicketRevision: Codable, Sendable, Equatable {
+    public let operatorLogin: String
+    public let via: CommandOrigin
+    public let editedAt: Date
+    public let commandID: String
+    public let changes: [FieldChange]
+
+    public init(operatorLogin: String, via: CommandOrigin, editedAt: Date, commandID: String, changes: [FieldChange]) {
+        self.operatorLogin = operatorLogin
+        self.via = via
+        self.editedAt = editedAt
+        self.commandID = commandID
+        self.changes = changes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case operatorLogin = "operator", via, editedAt = "edited_at", commandID = "command_id", changes
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(operatorLogin, forKey: .operatorLogin)
+        try c.encode(via, forKey: .via)
+        try c.encode(RFC3339.format(editedAt, in: encoder.userInfo[.timeZone] as? TimeZone ?? .gmt), forKey: .editedAt)
+        try c.encode(commandID, forKey: .commandID)
+        try c.encode(changes, forKey: .changes)
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        operatorLogin = try c.decode(String.self, forKey: .operatorLogin)
+        via = try c.decode(CommandOrigin.self, forKey: .via)
+        let text = try c.decode(String.self, forKey: .editedAt)
+        guard let instant = RFC3339.parse(text) else {
+            throw DecodingError.dataCorruptedError(forKey: .editedAt, in: c, debugDescription: "not RFC 3339")
+        }
+        editedAt = instant
+        commandID = try c.decode(String.self, forKey: .commandID)
+        changes = try c.decode([FieldChange].self, forKey: .changes)
+    }
 }

@@ -106,6 +106,60 @@ public struct TicketDesk: Sendable {
         }
     }
 
+    /// Applies an accepted `ticket.edit` to a saved ticket; returns the fields that changed.
+    /// Refuses drafts, edits outside the window or by the wrong operator, and edits that change nothing.
+    public func edit(_ ticket: inout Ticket, command: TicketEditCommand, phones: [PhoneNumber]?, at instant: Date) throws(CommandRejection) -> [FieldChange] {
+        guard ticket.state == .saved else {
+            throw CommandRejection(.ticketIsDraft, "ticket \(ticket.ticketID) is a draft; complete it with ticket.save")
+        }
+        try EditWindow(zone: zone).check(ticket, via: command.via, by: command.operatorLogin, at: instant)
+        var changes: [FieldChange] = []
+        if let reasons = command.reasons {
+            let resolved = try resolve(reasons, in: catalog.reasons, "reason")
+            guard !resolved.isEmpty || ticket.task != nil else {
+                throw CommandRejection(.reasonRequired, "a saved ticket keeps at least one reason")
+            }
+            if resolved != ticket.reasons { changes.append(FieldChange(field: "reasons", from: .references(ticket.reasons), to: .references(resolved))) }
+            ticket.reasons = resolved
+        }
+        if let resolutions = command.resolutions {
+            let resolved = try resolve(resolutions, in: catalog.resolutions, "resolution")
+            if resolved != ticket.resolutions { changes.append(FieldChange(field: "resolutions", from: .references(ticket.resolutions), to: .references(resolved))) }
+            ticket.resolutions = resolved
+        }
+        if let comment = command.comment, comment != ticket.comment {
+            changes.append(FieldChange(field: "comment", from: .text(ticket.comment), to: .text(comment)))
+            ticket.comment = comment
+        }
+        if let phones {
+            let numbers = phones.map(\.e164)
+            if numbers != ticket.contactPhones { changes.append(FieldChange(field: "contact_phones", from: .phones(ticket.contactPhones), to: .phones(numbers))) }
+            ticket.contactPhones = numbers
+        }
+        if let source = command.source {
+            let resolved = try resolve(source, in: catalog.sources, "source").reference
+            if resolved != ticket.source { changes.append(FieldChange(field: "source", from: .reference(ticket.source), to: .reference(resolved))) }
+            ticket.source = resolved
+        }
+        guard !changes.isEmpty || command.callbackDone else {
+            throw CommandRejection(.noChanges, "the edit changes nothing in ticket \(ticket.ticketID)")
+        }
+        return changes
+    }
+
+    /// The saved ticket recording a callback attempt that did not get through: author = the operator,
+    /// source `Исходящий звонок`, reason `Попросил перезвонить`, resolution `Позвонил — не дозвонился`.
+    public func failedAttemptTicket(id: String, callID: String, operatorLogin: String?, phone: PhoneNumber,
+                                    match: DirectoryMatch, callbackID: String, at instant: Date) -> Ticket {
+        var ticket = Ticket(ticketID: id, state: .saved, kind: .attempt, author: operatorLogin, createdAt: instant, callID: callID,
+                            direction: .outbound, source: catalog.callSource(.outbound).reference, contactPhones: [phone.e164],
+                            fill: SubscriberFill(match, at: instant, in: zone), reasons: [catalog.callbackReason.reference],
+                            resolutions: catalog.resolutions.entry(code: Catalog.RequiredCode.noAnswer).map { [$0.reference] } ?? [])
+        ticket.savedAt = instant
+        ticket.callbackID = callbackID
+        return ticket
+    }
+
     /// Resolves what an operator typed in a catalog list; refuses unknown names.
     public func resolve(_ texts: [String], in list: CatalogList, _ what: String) throws(CommandRejection) -> [CatalogReference] {
         var references: [CatalogReference] = []

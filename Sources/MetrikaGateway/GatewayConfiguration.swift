@@ -65,6 +65,9 @@ public struct GatewayConfiguration: Sendable {
     public var prefetch = 500
     /// `METRIKA_BATCH_WAIT_MS`, default 5: how long a batch waits for more messages before it commits.
     public var batchWaitMilliseconds = 5
+    /// `METRIKA_CALLBACK_OVERDUE_SECONDS`, default 900 (15 minutes): an open callback older than this
+    /// emits `callback.overdue` once.
+    public var callbackOverdueSeconds = 900
     /// `METRIKA_MAX_BODY_BYTES`, default 65536.
     public var limits = InputLimits()
     /// `METRIKA_LOG_LEVEL`: `debug`, `info` (default), `warning`, `error`.
@@ -92,6 +95,7 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_DELIVERY_LIMIT", "5"),
         ("METRIKA_PREFETCH", "500"),
         ("METRIKA_BATCH_WAIT_MS", "5"),
+        ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
         ("METRIKA_MAX_BODY_BYTES", "65536"),
         ("METRIKA_LOG_LEVEL", "info"),
     ]
@@ -162,6 +166,7 @@ public struct GatewayConfiguration: Sendable {
         deliveryLimit = try integer("METRIKA_DELIVERY_LIMIT", 1...1000, default: deliveryLimit)
         prefetch = try integer("METRIKA_PREFETCH", 1...65_535, default: prefetch)
         batchWaitMilliseconds = try integer("METRIKA_BATCH_WAIT_MS", 0...1000, default: batchWaitMilliseconds)
+        callbackOverdueSeconds = try integer("METRIKA_CALLBACK_OVERDUE_SECONDS", 1...604_800, default: callbackOverdueSeconds)
         limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
         if let level = string("METRIKA_LOG_LEVEL") {
             guard let parsed = LogLevel(rawValue: level.lowercased()) else {

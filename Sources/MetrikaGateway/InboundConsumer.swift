@@ -92,7 +92,12 @@ final class InboundConsumer: Sendable {
     }
 
     private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore) throws {
+        var lastOverdueCheck = Date.distantPast
         while !stop.isStopped {
+            if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
+                lastOverdueCheck = Date()
+                reportOverdueCallbacks(processor, store)
+            }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
             var batch = [first]
             let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
@@ -105,6 +110,17 @@ final class InboundConsumer: Sendable {
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             status.recordConsumed(batch.count)
             outboxChanged()
+        }
+    }
+
+    /// Escalation timer: emits `callback.overdue` for callbacks that just passed the limit.
+    private func reportOverdueCallbacks(_ processor: MessageProcessor, _ store: GatewayStore) {
+        let limit = TimeInterval(configuration.callbackOverdueSeconds)
+        do {
+            let count = try store.transaction { try processor.reportOverdueCallbacks(olderThan: limit) }
+            if count > 0 { outboxChanged() }
+        } catch {
+            logger.warning("cannot check for overdue callbacks; trying again in a second", ["error": "\(error)"])
         }
     }
 

@@ -123,8 +123,8 @@ public final class MessageProcessor {
             return try create(command)
         case let .ticketSave(command):
             return try save(command)
-        case .ticketEdit:
-            throw CommandRejection(.editNotAllowed, "ticket.edit is not available in this gateway version; save drafts with ticket.save")
+        case let .ticketEdit(command):
+            return try edit(command)
         }
     }
 
@@ -166,6 +166,25 @@ public final class MessageProcessor {
             try store.insert(ticket)
             try store.recordCall(callID: callID, decision: "answered", ticketID: ticket.ticketID, at: now)
             try emit(.ticketDrafted(ticket))
+            if let phone, var callback = try store.openCallback(phone: phone.e164) {
+                callback.resolve(by: operatorLogin, how: direction == .inbound ? .answeredInbound : .answeredOutbound, at: at)
+                try store.save(callback)
+                try emit(.callbackResolved(callback))
+            }
+        case let .unansweredOutbound(operatorLogin, number, at):
+            guard try store.callDecision(callID: callID) == nil else { return }
+            guard let phone = desk.plan.normalise(number), var callback = try store.openCallback(phone: phone.e164) else {
+                try store.recordCall(callID: callID, decision: "unanswered_outbound", ticketID: nil, at: now)
+                return
+            }
+            let ticket = desk.failedAttemptTicket(id: newID(), callID: callID, operatorLogin: operatorLogin, phone: phone,
+                                                  match: try match(phone), callbackID: callback.callbackID, at: at)
+            callback.recordFailedAttempt()
+            try store.insert(ticket)
+            try store.save(callback)
+            try store.recordCall(callID: callID, decision: "attempt", ticketID: ticket.ticketID, at: now)
+            try emit(.ticketSaved(ticket))
+            try emit(.callbackAttempted(callback, ticket))
         case let .missed(number, at):
             guard try store.callDecision(callID: callID) == nil else { return }
             guard let phone = desk.plan.normalise(number) else {
@@ -218,14 +237,7 @@ public final class MessageProcessor {
         }
         let phones = try command.contactPhones.map { list throws(CommandRejection) in try desk.phones(list) }
         try desk.save(&ticket, command: command, phones: phones, at: now)
-        var resolved: Callback?
-        if command.callbackDone {
-            guard let id = ticket.callbackID, var callback = try store.callback(id: id), callback.status == .open else {
-                throw CommandRejection(.noOpenCallback, "ticket \(ticket.ticketID) holds no open callback to mark done")
-            }
-            callback.resolve(by: command.operatorLogin, how: .operatorDone, at: now)
-            resolved = callback
-        }
+        let resolved = command.callbackDone ? try closeCallback(of: ticket, by: command.operatorLogin) : nil
         let opened = try callbackToOpen(for: &ticket, closing: command.callbackDone)
         try store.update(ticket)
         try finish(ticket, openedCallback: opened)
@@ -234,6 +246,48 @@ public final class MessageProcessor {
             try emit(.callbackResolved(resolved))
         }
         return ticket.ticketID
+    }
+
+    private func edit(_ command: TicketEditCommand) throws -> String {
+        guard var ticket = try store.ticket(id: command.ticketID) else {
+            throw CommandRejection(.unknownTicket, "no ticket \(command.ticketID.prefix(64)) exists")
+        }
+        let phones = try command.contactPhones.map { list throws(CommandRejection) in try desk.phones(list) }
+        let changes = try desk.edit(&ticket, command: command, phones: phones, at: now)
+        let resolved = command.callbackDone ? try closeCallback(of: ticket, by: command.operatorLogin) : nil
+        let revision = TicketRevision(operatorLogin: command.operatorLogin, via: command.via, editedAt: now,
+                                      commandID: command.commandID, changes: changes)
+        try store.update(ticket)
+        try store.insertRevision(ticketID: ticket.ticketID, revision)
+        try emit(.ticketEdited(ticket, revision))
+        if let resolved {
+            try store.save(resolved)
+            try emit(.callbackResolved(resolved))
+        }
+        return ticket.ticketID
+    }
+
+    /// The ticket's open callback, marked done by the operator (not yet stored).
+    private func closeCallback(of ticket: Ticket, by operatorLogin: String) throws -> Callback {
+        guard let id = ticket.callbackID, var callback = try store.callback(id: id), callback.status == .open else {
+            throw CommandRejection(.noOpenCallback, "ticket \(ticket.ticketID) holds no open callback to mark done")
+        }
+        callback.resolve(by: operatorLogin, how: .operatorDone, at: now)
+        return callback
+    }
+
+    /// Emits `callback.overdue` once for every open callback older than `limit`; returns how many.
+    /// Runs inside the caller's transaction, like `process`.
+    public func reportOverdueCallbacks(olderThan limit: TimeInterval) throws(StoreError) -> Int {
+        now = clock()
+        let overdue = try store.callbacksBecomingOverdue(openedBefore: now.addingTimeInterval(-limit), limit: 1000)
+        for var callback in overdue {
+            callback.overdueAt = now
+            try store.save(callback)
+            try emit(.callbackOverdue(callback, try fill(ofTicket: callback.ticketID)))
+            logger.info("callback overdue", ["callback_id": callback.callbackID, "phone": callback.phone])
+        }
+        return overdue.count
     }
 
     /// Decides the callback a saved ticket opens (or joins, when its number already has one open).

@@ -268,7 +268,7 @@ public final class GatewayStore {
 
     private static let callbackColumns = """
         callback_id, ticket_id, phone, origin, status, missed_count, first_missed_at_ms, last_missed_at_ms, attempts,
-        opened_at_ms, resolved_at_ms, resolved_by, resolution
+        opened_at_ms, resolved_at_ms, resolved_by, resolution, overdue_at_ms
         """
 
     /// The open callback for this E.164 number, if any (there is at most one).
@@ -288,19 +288,28 @@ public final class GatewayStore {
                              [], Self.readCallback)
     }
 
+    /// Open callbacks opened before `openedBefore` that were not yet reported overdue, oldest first.
+    public func callbacksBecomingOverdue(openedBefore instant: Date, limit: Int) throws(StoreError) -> [Callback] {
+        try connection.query("""
+            SELECT \(Self.callbackColumns) FROM callbacks
+            WHERE status = 'open' AND overdue_at_ms IS NULL AND opened_at_ms <= ? ORDER BY opened_at_ms LIMIT ?
+            """, [.integer(instant.milliseconds), .integer(Int64(limit))], Self.readCallback)
+    }
+
     /// Inserts or replaces a callback.
     public func save(_ callback: Callback) throws(StoreError) {
         try connection.run("""
-            INSERT INTO callbacks (\(Self.callbackColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO callbacks (\(Self.callbackColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (callback_id) DO UPDATE SET status = excluded.status, missed_count = excluded.missed_count,
                 first_missed_at_ms = excluded.first_missed_at_ms, last_missed_at_ms = excluded.last_missed_at_ms,
                 attempts = excluded.attempts, resolved_at_ms = excluded.resolved_at_ms,
-                resolved_by = excluded.resolved_by, resolution = excluded.resolution
+                resolved_by = excluded.resolved_by, resolution = excluded.resolution, overdue_at_ms = excluded.overdue_at_ms
             """, [.text(callback.callbackID), .text(callback.ticketID), .text(callback.phone), .text(callback.origin.rawValue),
                   .text(callback.status.rawValue), .integer(Int64(callback.missedCount)),
                   .integer(callback.firstMissedAt?.milliseconds), .integer(callback.lastMissedAt?.milliseconds),
                   .integer(Int64(callback.attempts)), .integer(callback.openedAt.milliseconds),
-                  .integer(callback.resolvedAt?.milliseconds), .text(callback.resolvedBy), .text(callback.resolution?.rawValue)])
+                  .integer(callback.resolvedAt?.milliseconds), .text(callback.resolvedBy), .text(callback.resolution?.rawValue),
+                  .integer(callback.overdueAt?.milliseconds)])
     }
 
     private static func readCallback(_ row: SQLiteStatement) throws(StoreError) -> Callback {
@@ -317,7 +326,40 @@ public final class GatewayStore {
         callback.resolvedAt = row.optionalInt(10).map(Date.init(milliseconds:))
         callback.resolvedBy = row.text(11)
         callback.resolution = row.text(12).flatMap(CallbackResolution.init(rawValue:))
+        callback.overdueAt = row.optionalInt(13).map(Date.init(milliseconds:))
         return callback
+    }
+
+    // MARK: Revisions
+
+    /// Records an accepted edit of a ticket.
+    public func insertRevision(ticketID: String, _ revision: TicketRevision) throws(StoreError) {
+        let changes: String
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            changes = String(decoding: try encoder.encode(revision.changes), as: UTF8.self)
+        } catch {
+            throw StoreError(code: 1, message: "cannot encode the changes of ticket \(ticketID): \(error)")
+        }
+        try connection.run("""
+            INSERT INTO ticket_revisions (ticket_id, operator, via, edited_at_ms, command_id, changes) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.text(ticketID), .text(revision.operatorLogin), .text(revision.via.rawValue), .integer(revision.editedAt.milliseconds),
+                  .text(revision.commandID), .text(changes)])
+    }
+
+    /// The accepted edits of a ticket, oldest first.
+    public func revisions(ticketID: String) throws(StoreError) -> [TicketRevision] {
+        try connection.query("""
+            SELECT operator, via, edited_at_ms, command_id, changes FROM ticket_revisions WHERE ticket_id = ? ORDER BY revision_id
+            """, [.text(ticketID)]) { row throws(StoreError) in
+            guard let via = CommandOrigin(rawValue: row.text(1) ?? ""),
+                  let changes = try? JSONDecoder().decode([FieldChange].self, from: Data((row.text(4) ?? "[]").utf8)) else {
+                throw StoreError(code: 11, message: "a revision of ticket \(ticketID) cannot be read")
+            }
+            return TicketRevision(operatorLogin: row.text(0) ?? "", via: via, editedAt: Date(milliseconds: row.int(2)),
+                                  commandID: row.text(3) ?? "", changes: changes)
+        }
     }
 
     // MARK: Outbox

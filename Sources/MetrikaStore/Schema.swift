@@ -87,5 +87,21 @@ enum Schema {
             failed_at_ms INTEGER NOT NULL
         );
         """,
+        """
+        ALTER TABLE callbacks ADD COLUMN overdue_at_ms INTEGER;
+        CREATE INDEX callbacks_open_by_age ON callbacks(opened_at_ms) WHERE status = 'open';
+        CREATE TABLE ticket_revisions (
+            revision_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ticket_id TEXT NOT NULL REFERENCES tickets(ticket_id),
+            operator TEXT NOT NULL,
+            via TEXT NOT NULL,
+            edited_at_ms INTEGER NOT NULL,
+            command_id TEXT NOT NULL,
+            changes TEXT NOT NULL
+        );
+        CREATE INDEX ticket_revisions_by_ticket ON ticket_revisions(ticket_id, revision_id);
+        CREATE INDEX tickets_by_created ON tickets(created_at_ms);
+        CREATE INDEX tickets_by_phone ON tickets(contact_phone);
+        """,
     ]
 }

@@ -48,12 +48,16 @@ struct ContractTests {
         try gateway.publishCommand(Fixtures.create(["rs_id": 1, "contact_phones": ["89000000001"], "reasons": ["перезвонить"],
                                                     "comment": "Вопрос по счёту", "save": true]), replyTo: replyQueue, correlationID: "x")
         try gateway.publishCommand(Fixtures.create(["contact_phones": ["89000000002"], "reasons": ["нет инета"]]))
+        try gateway.publishCall(Fixtures.callEnded(callID: "e", number: "89000000002", outcome: "busy", direction: "outbound", operatorLogin: "op.b"))
         let needed = try gateway.nextEvent(ofType: "callback.needed")
         try gateway.publishCommand(Fixtures.save(ticketID: needed["ticket_id"] as! String, ["reasons": ["оплата"], "callback": "done"]))
+        try gateway.publishCommand(Fixtures.edit(ticketID: needed["ticket_id"] as! String, via: "callback_list",
+                                                 changes: ["comment": "Оплата найдена", "source": "пропущенный"]))
         var events = try gateway.events(during: 3) + gateway.skipped + [needed]
         events.sort { ($0.type ?? "") < ($1.type ?? "") }
         let types = Set(events.compactMap(\.type))
-        #expect(types == ["ticket.drafted", "ticket.autofilled", "ticket.saved", "callback.needed", "callback.resolved", "command.rejected"])
+        #expect(types == ["ticket.drafted", "ticket.autofilled", "ticket.saved", "ticket.edited", "callback.needed", "callback.resolved",
+                          "callback.attempted", "callback.overdue", "command.rejected"])
         let (status, output) = try Self.validate(events.map(\.body))
         #expect(status == 0, "\(output)")
         for event in events {

@@ -30,12 +30,20 @@ enum Fixtures {
     }
 
     static func callAnswered(callID: String, number: String, operatorLogin: String, direction: String = "inbound",
-                             eventID: String = id()) -> [String: Any] {
+                             answeredAt: String = "2026-12-03T10:00:05+03:00", eventID: String = id()) -> [String: Any] {
         [
             "event_id": eventID, "type": "call.answered", "call_id": callID, "direction": direction,
             "subscriber_number": number, "line": "+73422000000", "operator": operatorLogin,
-            "answered_at": "2026-12-03T10:00:05+03:00",
+            "answered_at": answeredAt,
         ]
+    }
+
+    static func edit(ticketID: String, operatorLogin: String = "op.petrova", via: String, changes: [String: Any],
+                     callbackDone: Bool = false) -> [String: Any] {
+        var command: [String: Any] = ["command_id": id(), "type": "ticket.edit", "ticket_id": ticketID, "operator": operatorLogin,
+                                      "via": via, "changes": changes]
+        if callbackDone { command["callback"] = "done" }
+        return command
     }
 
     static func create(_ fields: [String: Any]) -> [String: Any] {
