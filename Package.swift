@@ -18,7 +18,8 @@ let package = Package(
             dependencies: ["MetrikaDomain", "MetrikaStore", "MetrikaAMQP"],
             resources: [.copy("Resources/catalog.json")]
         ),
-        .executableTarget(name: "metrika", dependencies: ["MetrikaGateway"]),
+        .target(name: "MetrikaReports", dependencies: ["MetrikaDomain", "MetrikaStore"]),
+        .executableTarget(name: "metrika", dependencies: ["MetrikaGateway", "MetrikaReports"]),
         .target(
             name: "MetrikaTestSupport",
             dependencies: ["MetrikaAMQP", "MetrikaGateway", "MetrikaStore", "MetrikaDomain"],
@@ -27,7 +28,7 @@ let package = Package(
         .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain"]),
         .testTarget(
             name: "MetrikaIntegrationTests",
-            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaTestSupport"]
+            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaReports", "MetrikaTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]
