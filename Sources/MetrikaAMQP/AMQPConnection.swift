@@ -362,6 +362,18 @@ public final class AMQPConnection {
         }
     }
 
+    /// Sends a heartbeat frame, so the broker keeps the connection while the owner is busy elsewhere
+    /// (e.g. retrying a database commit) and cannot wait for frames.
+    public func sendHeartbeat() throws(AMQPError) {
+        var frame = amqp_frame_t()
+        frame.frame_type = UInt8(AMQP_FRAME_HEARTBEAT)
+        frame.channel = 0
+        let status = amqp_send_frame(state, &frame)
+        guard status == AMQP_STATUS_OK.rawValue else {
+            throw AMQPError(.connectionLost, "cannot send a heartbeat: \(String(cString: amqp_error_string2(status)))")
+        }
+    }
+
     // MARK: Publishing
 
     /// Puts the channel in confirm mode; publish sequence numbers restart at 1.

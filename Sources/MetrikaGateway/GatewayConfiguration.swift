@@ -72,6 +72,8 @@ public struct GatewayConfiguration: Sendable {
     public var limits = InputLimits()
     /// `METRIKA_LOG_LEVEL`: `debug`, `info` (default), `warning`, `error`.
     public var logLevel = LogLevel.info
+    /// `METRIKA_FAILPOINT`: crash point for fault-injection tests only (see `FailPoint`).
+    public var failPoint = FailPoint.disarmed
 
     public init(amqpURL: AMQPURL = try! AMQPURL(parsing: "amqp://guest:guest@127.0.0.1:5672/%2f")) {
         self.amqpURL = amqpURL
@@ -168,6 +170,7 @@ public struct GatewayConfiguration: Sendable {
         batchWaitMilliseconds = try integer("METRIKA_BATCH_WAIT_MS", 0...1000, default: batchWaitMilliseconds)
         callbackOverdueSeconds = try integer("METRIKA_CALLBACK_OVERDUE_SECONDS", 1...604_800, default: callbackOverdueSeconds)
         limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
+        failPoint = try FailPoint(environment: values)
         if let level = string("METRIKA_LOG_LEVEL") {
             guard let parsed = LogLevel(rawValue: level.lowercased()) else {
                 throw ConfigurationError("METRIKA_LOG_LEVEL='\(level)' must be debug, info, warning or error")

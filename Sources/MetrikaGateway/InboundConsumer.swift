@@ -106,7 +106,8 @@ final class InboundConsumer: Sendable {
                 guard let next = try connection.nextDelivery(timeoutMilliseconds: remaining) else { break }
                 batch.append(next)
             }
-            try commit(batch, processor, store)
+            try commit(batch, processor, store, connection)
+            configuration.failPoint.reach(.afterCommit)
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             status.recordConsumed(batch.count)
             outboxChanged()
@@ -126,7 +127,8 @@ final class InboundConsumer: Sendable {
 
     /// Applies the batch in one transaction, retrying with back-off while the database is busy or full.
     /// Nothing is acknowledged until this returns.
-    private func commit(_ batch: [AMQPDelivery], _ processor: MessageProcessor, _ store: GatewayStore) throws {
+    private func commit(_ batch: [AMQPDelivery], _ processor: MessageProcessor, _ store: GatewayStore,
+                        _ connection: AMQPConnection) throws {
         var backoff = Backoff(initial: 0.05, cap: 5)
         while true {
             do {
@@ -134,6 +136,7 @@ final class InboundConsumer: Sendable {
                     for delivery in batch {
                         _ = try processor.process(envelope(delivery))
                     }
+                    configuration.failPoint.reach(.beforeCommit)
                 }
                 return
             } catch let error as StoreError {
@@ -141,6 +144,8 @@ final class InboundConsumer: Sendable {
                 logger.error("cannot commit a batch; retrying", ["error": error.description, "batch": String(batch.count),
                                                                 "retry_in_s": String(format: "%.2f", delay)])
                 if stop.sleep(delay) { throw error }
+                // The broker must keep hearing from us while we cannot consume.
+                try connection.sendHeartbeat()
             }
         }
     }

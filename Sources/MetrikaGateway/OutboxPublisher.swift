@@ -101,6 +101,7 @@ final class OutboxPublisher: Sendable {
                 }
             }
             let confirmed = try publish(pending, on: connection)
+            configuration.failPoint.reach(.afterConfirm)
             if !confirmed.isEmpty {
                 try store.transaction { try store.deleteConfirmed(seqs: confirmed) }
                 status.recordPublished(confirmed.count)
@@ -111,15 +112,14 @@ final class OutboxPublisher: Sendable {
     /// Publishes a window of rows and waits for their confirms; returns the outbox seqs the broker acked.
     private func publish(_ messages: [OutboxMessage], on connection: AMQPConnection) throws -> [Int64] {
         var outstanding: [UInt64: Int64] = [:]
-        var lowestOutstanding = UInt64.max
         for message in messages {
             let properties = AMQPMessageProperties(messageID: message.messageID, correlationID: message.correlationID,
                                                    headers: message.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.amqp) })
             let sequence = try connection.publish(exchange: message.exchange, routingKey: message.routingKey,
                                                   body: message.body, properties: properties)
             outstanding[sequence] = message.seq
-            lowestOutstanding = min(lowestOutstanding, sequence)
         }
+        configuration.failPoint.reach(.afterPublish)
         var acked: [Int64] = []
         var nacked = 0
         let deadline = Date(timeIntervalSinceNow: confirmTimeout)
