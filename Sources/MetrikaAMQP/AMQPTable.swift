@@ -8,6 +8,12 @@ public enum AMQPFieldValue: Sendable, Equatable {
     case bool(Bool)
     case table([(String, AMQPFieldValue)])
 
+    /// The value when it is an integer.
+    public var integer: Int64? {
+        if case let .int64(value) = self { return value }
+        return nil
+    }
+
     public static func == (lhs: AMQPFieldValue, rhs: AMQPFieldValue) -> Bool {
         switch (lhs, rhs) {
         case let (.string(a), .string(b)): return a == b

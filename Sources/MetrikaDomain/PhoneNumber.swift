@@ -44,7 +44,8 @@ public struct NumberingPlan: Sendable, Equatable {
     /// Normalises a number typed by a person or sent by a PBX to E.164.
     ///
     /// Accepts `+7 (900) 000-11-22`, `8 900 000 11 22`, `89000001122`, `9000001122`, `79000001122`,
-    /// `810…` international dialling; spaces, dashes, dots and brackets are ignored.
+    /// `810…` international dialling; spaces (any Unicode space, such as a no-break space), dashes (`-`, `–`,
+    /// `—`, `‑`), dots and brackets are ignored.
     /// Returns nil for anything that is not a dialable number in this plan (extensions, `anonymous`).
     public func normalise(_ raw: String) -> PhoneNumber? {
         var digits = ""
@@ -54,12 +55,14 @@ public struct NumberingPlan: Sendable, Equatable {
                 digits.append(character)
             } else if character == "+", index == 0 {
                 hasPlus = true
-            } else if !" -().\u{00A0}\t".contains(character) {
+            } else if !character.isPhoneSeparator {
                 return nil
             }
         }
         if hasPlus { return PhoneNumber(e164: "+" + digits) }
-        for prefix in internationalPrefixes where digits.hasPrefix(prefix) && digits.count > prefix.count + nationalNumberLength {
+        // Longer than any national form (trunk prefix + national number), so `810…` is never a trunk-dialled
+        // national number; short foreign numbers (`810 354 512 3456`, Iceland) still qualify.
+        for prefix in internationalPrefixes where digits.hasPrefix(prefix) && digits.count > trunkPrefix.count + nationalNumberLength {
             return PhoneNumber(e164: "+" + digits.dropFirst(prefix.count))
         }
         if digits.count == nationalNumberLength {
@@ -77,6 +80,12 @@ public struct NumberingPlan: Sendable, Equatable {
 
 extension Character {
     var isASCIIDigit: Bool { ("0"..."9").contains(self) }
+
+    /// What people put between the digits of a phone number: tabs and Unicode spaces (not line breaks),
+    /// hyphens and dashes (`-`, `‐`, `‑`, `‒`, `–`, `—`, `−`), dots and brackets.
+    var isPhoneSeparator: Bool {
+        (isWhitespace && !isNewline) || "-\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2212}().".contains(self)
+    }
 }
 
 extension String {

@@ -49,7 +49,7 @@ public final class Gateway: Sendable {
         let catalog = try CatalogLoader.load(path: configuration.catalogPath)
         // Create and migrate the database once, before two threads open it.
         do {
-            try GatewayStore(path: configuration.databasePath).close()
+            try GatewayStore(path: configuration.databasePath, busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds)).close()
         } catch {
             throw ConfigurationError("cannot open the database \(configuration.databasePath): \(error.message)")
         }
@@ -58,7 +58,8 @@ public final class Gateway: Sendable {
 
     /// The topology this gateway declares.
     public var topology: Topology {
-        Topology(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit)
+        Topology(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit,
+                 retryDelays: configuration.retryDelays)
     }
 
     /// Starts the consumer and publisher threads and returns at once.

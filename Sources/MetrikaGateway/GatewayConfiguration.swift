@@ -48,6 +48,8 @@ public struct GatewayConfiguration: Sendable {
     public var heartbeatSeconds = 30
     /// `METRIKA_DB`, default `./data/metrika.sqlite`.
     public var databasePath = "./data/metrika.sqlite"
+    /// `METRIKA_DB_BUSY_TIMEOUT_MS`, default 5000: how long a statement waits for another writer's lock.
+    public var databaseBusyTimeoutMilliseconds = 5_000
     /// `METRIKA_TZ`, default `Europe/Moscow`.
     public var timeZone = TimeZone(identifier: "Europe/Moscow")!
     /// `METRIKA_COUNTRY`, default `RU`: how national numbers are written.
@@ -65,6 +67,11 @@ public struct GatewayConfiguration: Sendable {
     public var prefetch = 500
     /// `METRIKA_BATCH_WAIT_MS`, default 5: how long a batch waits for more messages before it commits.
     public var batchWaitMilliseconds = 5
+    /// `METRIKA_RETRY_DELAYS`, default `1,5,30,120`: seconds a batch that failed to commit for a transient
+    /// reason (database busy, locked or full) waits in the delay queues before it is tried again, by attempt.
+    public var retryDelays = [1, 5, 30, 120]
+    /// `METRIKA_RETRY_ATTEMPTS`, default 5: attempts before such a message is parked in the dead-letter queue.
+    public var retryAttempts = 5
     /// `METRIKA_CALLBACK_OVERDUE_SECONDS`, default 900 (15 minutes): an open callback older than this
     /// emits `callback.overdue` once.
     public var callbackOverdueSeconds = 900
@@ -88,6 +95,7 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_AMQP_CERT_FILE / METRIKA_AMQP_KEY_FILE", "client certificate and key for amqps://"),
         ("METRIKA_AMQP_HEARTBEAT", "30 (seconds)"),
         ("METRIKA_DB", "./data/metrika.sqlite"),
+        ("METRIKA_DB_BUSY_TIMEOUT_MS", "5000"),
         ("METRIKA_TZ", "Europe/Moscow"),
         ("METRIKA_COUNTRY", "RU (also KZ, BY)"),
         ("METRIKA_CATALOG", "built-in catalog"),
@@ -97,6 +105,8 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_DELIVERY_LIMIT", "5"),
         ("METRIKA_PREFETCH", "500"),
         ("METRIKA_BATCH_WAIT_MS", "5"),
+        ("METRIKA_RETRY_DELAYS", "1,5,30,120 (seconds, one delay queue each)"),
+        ("METRIKA_RETRY_ATTEMPTS", "5"),
         ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
         ("METRIKA_MAX_BODY_BYTES", "65536"),
         ("METRIKA_LOG_LEVEL", "info"),
@@ -140,6 +150,7 @@ public struct GatewayConfiguration: Sendable {
                               keyFile: string("METRIKA_AMQP_KEY_FILE"))
         heartbeatSeconds = try integer("METRIKA_AMQP_HEARTBEAT", 1...600, default: 30)
         databasePath = string("METRIKA_DB") ?? databasePath
+        databaseBusyTimeoutMilliseconds = try integer("METRIKA_DB_BUSY_TIMEOUT_MS", 1...600_000, default: databaseBusyTimeoutMilliseconds)
         if let zoneName = string("METRIKA_TZ") {
             guard let zone = TimeZone(identifier: zoneName) else {
                 throw ConfigurationError("METRIKA_TZ='\(zoneName)' is not a known time zone (e.g. Europe/Moscow, Asia/Yekaterinburg)")
@@ -168,6 +179,14 @@ public struct GatewayConfiguration: Sendable {
         deliveryLimit = try integer("METRIKA_DELIVERY_LIMIT", 1...1000, default: deliveryLimit)
         prefetch = try integer("METRIKA_PREFETCH", 1...65_535, default: prefetch)
         batchWaitMilliseconds = try integer("METRIKA_BATCH_WAIT_MS", 0...1000, default: batchWaitMilliseconds)
+        if let delays = string("METRIKA_RETRY_DELAYS") {
+            let parsed = delays.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !parsed.isEmpty, parsed.allSatisfy({ $0 != nil && (1...86_400).contains($0!) }) else {
+                throw ConfigurationError("METRIKA_RETRY_DELAYS='\(delays)' must be comma-separated seconds between 1 and 86400, e.g. 1,5,30,120")
+            }
+            retryDelays = parsed.map { $0! }
+        }
+        retryAttempts = try integer("METRIKA_RETRY_ATTEMPTS", 1...100, default: retryAttempts)
         callbackOverdueSeconds = try integer("METRIKA_CALLBACK_OVERDUE_SECONDS", 1...604_800, default: callbackOverdueSeconds)
         limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
         failPoint = try FailPoint(environment: values)

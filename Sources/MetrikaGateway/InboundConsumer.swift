@@ -33,7 +33,7 @@ final class InboundConsumer: Sendable {
     func run() {
         let store: GatewayStore
         do {
-            store = try GatewayStore(path: configuration.databasePath)
+            store = try GatewayStore(path: configuration.databasePath, busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds))
         } catch {
             logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
             status.fail("cannot open the database \(configuration.databasePath): \(error.description)")
@@ -125,11 +125,14 @@ final class InboundConsumer: Sendable {
         }
     }
 
-    /// Applies the batch in one transaction, retrying with back-off while the database is busy or full.
-    /// Nothing is acknowledged until this returns.
+    /// Applies the batch in one transaction. A transient failure (database busy, locked, full) is retried
+    /// in place a few times; after that the batch goes to the delay queues (or, after the last attempt,
+    /// to the dead-letter queue) so that the consumer moves on. Nothing is acknowledged before one of the
+    /// two has happened.
     private func commit(_ batch: [AMQPDelivery], _ processor: MessageProcessor, _ store: GatewayStore,
                         _ connection: AMQPConnection) throws {
-        var backoff = Backoff(initial: 0.05, cap: 5)
+        var backoff = Backoff(initial: 0.05, cap: 1)
+        var attempt = 0
         while true {
             do {
                 try store.transaction {
@@ -139,13 +142,78 @@ final class InboundConsumer: Sendable {
                     configuration.failPoint.reach(.beforeCommit)
                 }
                 return
-            } catch let error as StoreError {
+            } catch {
+                attempt += 1
+                if attempt >= inPlaceAttempts {
+                    try postpone(batch, because: "\(error)")
+                    return
+                }
                 let delay = backoff.next()
-                logger.error("cannot commit a batch; retrying", ["error": error.description, "batch": String(batch.count),
-                                                                "retry_in_s": String(format: "%.2f", delay)])
+                logger.error("cannot commit a batch; retrying", ["error": "\(error)", "batch": String(batch.count),
+                                                                "attempt": String(attempt), "retry_in_s": String(format: "%.2f", delay)])
                 if stop.sleep(delay) { throw error }
                 // The broker must keep hearing from us while we cannot consume.
                 try connection.sendHeartbeat()
+            }
+        }
+    }
+
+    /// Commit attempts in place before a batch goes to the delay queues.
+    private let inPlaceAttempts = 3
+
+    /// Publishes every message of the batch to its delay queue (attempt count in `x-metrika-attempts`), or
+    /// parks it in the dead-letter queue after `METRIKA_RETRY_ATTEMPTS`, on a separate connection with
+    /// confirms. The caller acknowledges the batch afterwards.
+    private func postpone(_ batch: [AMQPDelivery], because reason: String) throws {
+        let connection = try AMQPConnection(AMQPConnectionSettings(
+            url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
+            connectionName: "metrika-retry"))
+        do {
+            try connection.enableConfirms()
+            var last: UInt64 = 0
+            var parked = 0
+            for delivery in batch {
+                let attempts = Int(delivery.headers["x-metrika-attempts"]?.integer ?? 0) + 1
+                let park = attempts >= configuration.retryAttempts
+                if park { parked += 1 }
+                let target = park ? configuration.names.deadQueue : topology.delayQueue(for: delivery.consumerTag, attempt: attempts)
+                let headers: [(String, AMQPFieldValue)] = [
+                    ("x-metrika-attempts", .int64(Int64(attempts))),
+                    ("x-metrika-error-class", .string("transient_failure")),
+                    ("x-metrika-error", .string(String(reason.prefix(500)))),
+                    ("x-metrika-failed-at", .string(RFC3339.format(Date(), in: configuration.timeZone))),
+                    ("x-metrika-original-exchange", delivery.headers["x-metrika-original-exchange"] ?? .string(delivery.exchange)),
+                    ("x-metrika-original-routing-key", delivery.headers["x-metrika-original-routing-key"] ?? .string(delivery.routingKey)),
+                    ("x-metrika-original-queue", .string(delivery.consumerTag)),
+                ]
+                last = try connection.publish(exchange: "", routingKey: target, body: delivery.body, properties: AMQPMessageProperties(
+                    messageID: delivery.messageID, correlationID: delivery.correlationID, replyTo: delivery.replyTo,
+                    contentType: delivery.contentType ?? "application/json", headers: headers))
+            }
+            try waitForAllConfirms(upTo: last, on: connection)
+            connection.close()
+            logger.warning("batch postponed to the delay queues", ["count": String(batch.count - parked), "parked": String(parked),
+                                                                   "error": String(reason.prefix(300))])
+        } catch {
+            connection.abandon()
+            throw error
+        }
+    }
+
+    private func waitForAllConfirms(upTo last: UInt64, on connection: AMQPConnection) throws {
+        var confirmedUpTo: UInt64 = 0
+        var pending = Set(1...last)
+        let deadline = Date(timeIntervalSinceNow: 30)
+        while !pending.isEmpty {
+            guard Date() < deadline else { throw AMQPError(.timeout, "the broker did not confirm the postponed batch within 30 s") }
+            for confirm in try connection.waitForConfirms(timeoutMilliseconds: 1000) {
+                guard confirm.acknowledged else { throw AMQPError(.protocolError, "the broker refused a postponed message") }
+                if confirm.multiple {
+                    confirmedUpTo = max(confirmedUpTo, confirm.deliveryTag)
+                    pending = pending.filter { $0 > confirmedUpTo }
+                } else {
+                    pending.remove(confirm.deliveryTag)
+                }
             }
         }
     }

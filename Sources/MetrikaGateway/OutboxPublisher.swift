@@ -31,7 +31,7 @@ final class OutboxPublisher: Sendable {
     func run(drainSeconds: Double) {
         let store: GatewayStore
         do {
-            store = try GatewayStore(path: configuration.databasePath)
+            store = try GatewayStore(path: configuration.databasePath, busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds))
         } catch {
             logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
             status.fail("cannot open the database \(configuration.databasePath): \(error.description)")

@@ -8,10 +8,21 @@ public struct Topology: Sendable {
     /// Redeliveries of one message before a quorum queue dead-letters it to the dead queue.
     public let deliveryLimit: Int
 
-    public init(names: TopologyNames, queueType: String, deliveryLimit: Int) {
+    /// Seconds of each delay level for transient failures (one delay queue per input queue and level).
+    public let retryDelays: [Int]
+
+    public init(names: TopologyNames, queueType: String, deliveryLimit: Int, retryDelays: [Int] = [1, 5, 30, 120]) {
         self.names = names
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit
+        self.retryDelays = retryDelays
+    }
+
+    /// The delay queue for a message of `queue` that failed for the `attempt`-th time (1-based); the
+    /// last level repeats.
+    public func delayQueue(for queue: String, attempt: Int) -> String {
+        let delay = retryDelays[min(max(attempt, 1), retryDelays.count) - 1]
+        return "\(queue).retry.\(delay)s"
     }
 
     /// The gateway's input queues with the exchange and routing keys each is bound to.
@@ -42,6 +53,15 @@ public struct Topology: Sendable {
             try connection.declareQueue(input.queue, arguments: inputArguments)
             for key in input.routingKeys {
                 try connection.bindQueue(input.queue, exchange: input.exchange, routingKey: key)
+            }
+            // Delay queues: a message waits there for its TTL, then returns to its input queue.
+            for delay in retryDelays {
+                try connection.declareQueue("\(input.queue).retry.\(delay)s", arguments: [
+                    ("x-queue-type", .string("classic")),
+                    ("x-message-ttl", .int64(Int64(delay) * 1000)),
+                    ("x-dead-letter-exchange", .string("")),
+                    ("x-dead-letter-routing-key", .string(input.queue)),
+                ])
             }
         }
     }

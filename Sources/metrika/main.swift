@@ -82,7 +82,8 @@ func runGateway(_ configuration: GatewayConfiguration) -> Never {
 
 func runTopology(_ configuration: GatewayConfiguration) -> Never {
     let logger = Logger(level: configuration.logLevel)
-    let topology = Topology(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit)
+    let topology = Topology(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit,
+                 retryDelays: configuration.retryDelays)
     do {
         let connection = try AMQPConnection(AMQPConnectionSettings(url: configuration.amqpURL, tls: configuration.tls,
                                                                    heartbeatSeconds: configuration.heartbeatSeconds,

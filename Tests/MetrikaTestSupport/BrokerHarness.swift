@@ -71,6 +71,9 @@ public final class TestGateway {
         for queue in [names.rsQueue, names.telephonyQueue, names.commandsQueue, names.deadQueue] {
             try? client.deleteQueue(queue)
         }
+        for input in gateway.topology.inputs {
+            for delay in configuration.retryDelays { try? client.deleteQueue("\(input.queue).retry.\(delay)s") }
+        }
         for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange] {
             try? client.deleteExchange(exchange)
         }
