@@ -33,8 +33,8 @@ public final class TestGateway {
     private let logLines = LogLines()
 
     /// Starts a gateway and a tap on its events exchange; `adjust` can change the configuration.
-    public init(_ adjust: (inout GatewayConfiguration) -> Void = { _ in }) throws {
-        prefix = "t\(UUID().uuidString.prefix(8).lowercased())."
+    public init(prefix: String = "t\(UUID().uuidString.prefix(8).lowercased()).", _ adjust: (inout GatewayConfiguration) -> Void = { _ in }) throws {
+        self.prefix = prefix
         names = TopologyNames(prefix: prefix)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("metrika-test-\(prefix)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
