@@ -100,13 +100,28 @@ final class OutboxPublisher: Sendable {
                     return
                 }
             }
+            try waitWhileBlocked(connection)
             let confirmed = try publish(pending, on: connection)
             configuration.failPoint.reach(.afterConfirm)
             if !confirmed.isEmpty {
                 try store.transaction { try store.deleteConfirmed(seqs: confirmed) }
                 status.recordPublished(confirmed.count)
             }
+            if confirmed.count < pending.count {
+                // The broker refused some (nack): give it a moment instead of republishing in a hot loop.
+                stop.sleep(1)
+            }
         }
+    }
+
+    /// While the broker blocks publishers (memory or disk alarm), services the connection and waits.
+    private func waitWhileBlocked(_ connection: AMQPConnection) throws {
+        guard connection.isBlocked else { return }
+        logger.warning("the broker blocked publishing (resource alarm); waiting")
+        while connection.isBlocked && !stop.isStopped {
+            _ = try connection.waitForConfirms(timeoutMilliseconds: 1000)
+        }
+        logger.info("the broker unblocked publishing")
     }
 
     /// Publishes a window of rows and waits for their confirms; returns the outbox seqs the broker acked.
