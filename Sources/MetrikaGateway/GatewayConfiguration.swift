@@ -200,7 +200,7 @@ public struct GatewayConfiguration: Sendable {
 
     private static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigurationError("METRIKA_CONFIG '\(path)' cannot be read")
+            throw ConfigurationError("the configuration file '\(path)' (--config or METRIKA_CONFIG) cannot be read")
         }
         var values: [String: String] = [:]
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

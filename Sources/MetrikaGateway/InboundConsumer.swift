@@ -43,8 +43,10 @@ final class InboundConsumer: Sendable {
         let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, names: configuration.names, logger: logger)
         var backoff = Backoff()
         while !stop.isStopped {
+            var connected = false
             do {
                 let connection = try connect()
+                connected = true
                 backoff.reset()
                 status.set(consuming: true)
                 defer { status.set(consuming: false) }
@@ -57,10 +59,10 @@ final class InboundConsumer: Sendable {
                 }
             } catch let error as AMQPError {
                 let delay = backoff.next()
-                logger.warning("consumer connection lost; reconnecting", ["error": error.description, "retry_in_s": String(format: "%.2f", delay)])
-                if !error.isRetryable && backoff.attempt == 1 {
-                    logger.error("the broker refused the gateway; fix the configuration", ["error": error.description])
-                }
+                let level: LogLevel = error.isRetryable ? .warning : .error
+                logger.log(level, connected ? "consumer connection lost; reconnecting" : "consumer cannot connect; retrying",
+                           ["error": error.description, "retry_in_s": String(format: "%.2f", delay),
+                            "hint": error.isRetryable ? "" : "the broker refused the gateway; fix the configuration"])
                 stop.sleep(delay)
             } catch {
                 logger.error("consumer stopped unexpectedly", ["error": "\(error)"])
@@ -97,6 +99,7 @@ final class InboundConsumer: Sendable {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
                 lastOverdueCheck = Date()
                 reportOverdueCallbacks(processor, store)
+                tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
             var batch = [first]
@@ -135,12 +138,12 @@ final class InboundConsumer: Sendable {
         var attempt = 0
         while true {
             do {
-                try store.transaction {
-                    for delivery in batch {
-                        _ = try processor.process(envelope(delivery))
-                    }
+                let outcomes = try store.transaction {
+                    let outcomes = try batch.map { try processor.process(envelope($0)) }
                     configuration.failPoint.reach(.beforeCommit)
+                    return outcomes
                 }
+                tally.record(outcomes)
                 return
             } catch {
                 attempt += 1
@@ -157,6 +160,9 @@ final class InboundConsumer: Sendable {
             }
         }
     }
+
+    /// Outcomes since the last activity log line.
+    private let tally = OutcomeTally()
 
     /// Commit attempts in place before a batch goes to the delay queues.
     private let inPlaceAttempts = 3
@@ -222,5 +228,35 @@ final class InboundConsumer: Sendable {
         InboundEnvelope(body: delivery.body, messageID: delivery.messageID, correlationID: delivery.correlationID,
                         replyTo: delivery.replyTo, contentType: delivery.contentType, contentEncoding: delivery.contentEncoding,
                         exchange: delivery.exchange, routingKey: delivery.routingKey, queue: delivery.consumerTag)
+    }
+}
+
+/// Counts what happened to consumed messages and logs a summary at most once a minute.
+final class OutcomeTally: @unchecked Sendable {
+    // Touched only by the consumer thread that owns the InboundConsumer; @unchecked because the
+    // consumer object itself is shared with the thread that starts it.
+    private var counts: [String: Int] = [:]
+    private var since = Date()
+
+    func record(_ outcomes: [ProcessingOutcome]) {
+        for outcome in outcomes {
+            let key: String
+            switch outcome {
+            case .applied: key = "applied"
+            case .duplicate: key = "duplicates"
+            case .rejected: key = "rejected"
+            case .deadLettered: key = "dead_lettered"
+            }
+            counts[key, default: 0] += 1
+        }
+    }
+
+    func logIfDue(_ logger: Logger) {
+        guard Date().timeIntervalSince(since) >= 60 else { return }
+        if !counts.isEmpty {
+            logger.info("messages processed in the last minute", counts.mapValues(String.init))
+        }
+        counts.removeAll()
+        since = Date()
     }
 }

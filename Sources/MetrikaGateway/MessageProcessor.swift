@@ -79,8 +79,9 @@ public final class MessageProcessor {
         do {
             message = try decoder.decode(envelope.body, amqpMessageID: envelope.messageID)
         } catch {
-            try rejectMalformedCommand(envelope, error)
-            return try deadLetter(envelope, error, messageID: nil)
+            let identity = BodyIdentity(envelope.body)
+            try rejectMalformedCommand(envelope, identity, error)
+            return try deadLetter(envelope, error, messageID: identity.id)
         }
         guard try store.claim(messageID: message.messageID, type: message.type, at: now) else {
             logger.debug("duplicate message ignored", ["message_id": message.messageID, "type": message.type])
@@ -88,12 +89,14 @@ public final class MessageProcessor {
         }
         do {
             let ticketID = try store.savepoint { try apply(message) }
-            try reply(to: envelope, message, CommandReply(commandID: message.messageID, rejection: nil, ticketID: ticketID))
+            if message.isCommand {
+                try reply(to: envelope, CommandReply(commandID: message.messageID, rejection: nil, ticketID: ticketID))
+            }
             return .applied
         } catch let rejection as CommandRejection {
             try emit(.commandRejected(commandID: message.messageID, commandType: message.type,
                                       operatorLogin: message.operatorLogin, rejection))
-            try reply(to: envelope, message, CommandReply(commandID: message.messageID, rejection: rejection, ticketID: nil))
+            try reply(to: envelope, CommandReply(commandID: message.messageID, rejection: rejection, ticketID: nil))
             logger.info("command rejected", ["command_id": message.messageID, "code": rejection.code.rawValue])
             return .rejected(rejection.code)
         } catch let error as StoreError where error.isTransient {
@@ -330,8 +333,9 @@ public final class MessageProcessor {
                                         body: encoder.encode(event, eventID: id, occurredAt: now), createdAt: now))
     }
 
-    private func reply(to envelope: InboundEnvelope, _ message: InboundMessage, _ reply: CommandReply) throws(StoreError) {
-        guard message.isCommand, let replyTo = envelope.replyTo, !replyTo.isEmpty else { return }
+    /// Answers a command on its AMQP `reply_to`, when it has one.
+    private func reply(to envelope: InboundEnvelope, _ reply: CommandReply) throws(StoreError) {
+        guard let replyTo = envelope.replyTo, !replyTo.isEmpty else { return }
         let id = newID()
         try store.enqueue(OutboxMessage(messageID: id, exchange: "", routingKey: replyTo,
                                         body: encoder.encode(reply, eventID: id, occurredAt: now),
@@ -339,21 +343,12 @@ public final class MessageProcessor {
     }
 
     /// A command that failed validation still gets `command.rejected` (and a reply) when its id can be read.
-    private func rejectMalformedCommand(_ envelope: InboundEnvelope, _ error: InboundError) throws(StoreError) {
-        guard let object = try? JSONSerialization.jsonObject(with: envelope.body) as? [String: Any],
-              let commandID = object["command_id"] as? String, !commandID.isEmpty,
-              let type = object["type"] as? String, type.hasPrefix("ticket.") else { return }
+    private func rejectMalformedCommand(_ envelope: InboundEnvelope, _ identity: BodyIdentity, _ error: InboundError) throws(StoreError) {
+        guard let commandID = identity.id, let type = identity.type, type.hasPrefix("ticket.") else { return }
         let code: RejectionCode = error.kind == .messageIDMismatch ? .messageIDMismatch : .invalidCommand
         let rejection = CommandRejection(code, error.message)
-        try emit(.commandRejected(commandID: String(commandID.prefix(128)), commandType: String(type.prefix(64)),
-                                  operatorLogin: (object["operator"] as? String).map { String($0.prefix(128)) }, rejection))
-        if let replyTo = envelope.replyTo, !replyTo.isEmpty {
-            let id = newID()
-            try store.enqueue(OutboxMessage(messageID: id, exchange: "", routingKey: replyTo,
-                                            body: encoder.encode(CommandReply(commandID: String(commandID.prefix(128)), rejection: rejection, ticketID: nil),
-                                                                 eventID: id, occurredAt: now),
-                                            correlationID: envelope.correlationID, createdAt: now))
-        }
+        try emit(.commandRejected(commandID: commandID, commandType: type, operatorLogin: identity.operatorLogin, rejection))
+        try reply(to: envelope, CommandReply(commandID: commandID, rejection: rejection, ticketID: nil))
     }
 
     private func unsupportedContent(_ envelope: InboundEnvelope) -> InboundError? {
@@ -395,6 +390,24 @@ public final class MessageProcessor {
     }
 
     private func newID() -> String { UUID().uuidString.lowercased() }
+}
+
+/// What can be read of a body that failed validation: its id, type and operator, when present as strings.
+struct BodyIdentity {
+    let id: String?
+    let type: String?
+    let operatorLogin: String?
+
+    init(_ body: Data) {
+        let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        func text(_ key: String, _ limit: Int) -> String? {
+            guard let value = object[key] as? String, !value.isEmpty else { return nil }
+            return String(value.prefix(limit))
+        }
+        id = text("command_id", 128) ?? text("event_id", 128)
+        type = text("type", 64)
+        operatorLogin = text("operator", 128)
+    }
 }
 
 extension InboundMessage {

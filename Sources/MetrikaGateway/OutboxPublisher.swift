@@ -45,10 +45,12 @@ final class OutboxPublisher: Sendable {
                 drainDeadline = drainDeadline ?? Date(timeIntervalSinceNow: drainSeconds)
                 if (try? store.outboxDepth()) == 0 || Date() > drainDeadline! { return }
             }
+            var connected = false
             do {
                 let connection = try AMQPConnection(AMQPConnectionSettings(
                     url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
                     connectionName: "metrika-publisher"))
+                connected = true
                 backoff.reset()
                 status.set(publishing: true)
                 defer { status.set(publishing: false) }
@@ -64,7 +66,9 @@ final class OutboxPublisher: Sendable {
                 }
             } catch let error as AMQPError {
                 let delay = backoff.next()
-                logger.warning("publisher connection lost; reconnecting", ["error": error.description, "retry_in_s": String(format: "%.2f", delay)])
+                logger.log(error.isRetryable ? .warning : .error,
+                           connected ? "publisher connection lost; reconnecting" : "publisher cannot connect; retrying",
+                           ["error": error.description, "retry_in_s": String(format: "%.2f", delay)])
                 if stop.isStopped, drainDeadline.map({ Date() > $0 }) ?? false { return }
                 stop.sleep(delay)
             } catch {

@@ -15,7 +15,8 @@ let usage = """
     Configuration comes from METRIKA_* environment variables (see README.md).
     """
 
-let configurationHelp = GatewayConfiguration.keys.map { "  \($0.0.padding(toLength: 52, withPad: " ", startingAt: 0)) \($0.1)" }
+let keyColumnWidth = GatewayConfiguration.keys.map(\.0.count).max() ?? 0
+let configurationHelp = GatewayConfiguration.keys.map { "  \($0.0.padding(toLength: keyColumnWidth, withPad: " ", startingAt: 0))  \($0.1)" }
     .joined(separator: "\n")
 
 struct CommandLineError: Error {
