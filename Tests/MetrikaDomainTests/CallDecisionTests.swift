@@ -42,9 +42,11 @@ struct CallDecisionTests {
         #expect(CallDecision.of(Self.ended(outcome, .inbound)) == .missed(number: "89000001122", at: Self.ended))
     }
 
-    @Test("An outbound call that did not get through records nothing", arguments: [CallOutcome.missed, .busy, .abandoned, .failed])
-    func unansweredOutboundIsNothing(outcome: CallOutcome) {
-        #expect(CallDecision.of(Self.ended(outcome, .outbound, operatorLogin: "op.petrova")) == .nothing)
+    @Test("An outbound call that did not get through is an unanswered attempt by the operator, dated by its end",
+          arguments: [CallOutcome.missed, .busy, .abandoned, .failed])
+    func unansweredOutboundIsAnAttempt(outcome: CallOutcome) {
+        #expect(CallDecision.of(Self.ended(outcome, .outbound, operatorLogin: "op.petrova"))
+            == .unansweredOutbound(operatorLogin: "op.petrova", number: "89000001122", at: Self.ended))
     }
 
     @Test("A failed inbound call records nothing")
@@ -86,5 +88,28 @@ struct CallbackTests {
         #expect(callback.resolvedBy == "op.petrova")
         #expect(callback.resolution == .operatorDone)
         #expect(callback.resolvedAt == resolved)
+        #expect(callback.isNewlyOverdue(limit: 60, at: resolved) == false)
+    }
+
+    @Test("Failed outbound attempts are counted on the callback")
+    func failedAttemptsAreCounted() {
+        var callback = Callback(callbackID: "cb3", ticketID: "t3", phone: "+79000001122", origin: .missedCall,
+                                openedAt: CallDecisionTests.ended, missedAt: CallDecisionTests.ended)
+        callback.recordFailedAttempt()
+        callback.recordFailedAttempt()
+        #expect(callback.attempts == 2)
+        #expect(callback.missedCount == 1)
+        #expect(callback.status == .open)
+    }
+
+    @Test("An open callback becomes overdue once it has waited the limit, and only once")
+    func overdueOnce() {
+        let opened = CallDecisionTests.ended
+        var callback = Callback(callbackID: "cb4", ticketID: "t4", phone: "+79000001122", origin: .missedCall,
+                                openedAt: opened, missedAt: opened)
+        #expect(callback.isNewlyOverdue(limit: 1800, at: opened.addingTimeInterval(1799)) == false)
+        #expect(callback.isNewlyOverdue(limit: 1800, at: opened.addingTimeInterval(1800)))
+        callback.overdueAt = opened.addingTimeInterval(1800)
+        #expect(callback.isNewlyOverdue(limit: 1800, at: opened.addingTimeInterval(3600)) == false)
     }
 }

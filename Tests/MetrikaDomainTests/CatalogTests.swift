@@ -15,8 +15,13 @@ struct CatalogTests {
         CatalogEntry(code: "callback_requested", title: "Попросил перезвонить", synonyms: ["перезвонить"]),
     ]
 
+    static let resolutions = [
+        CatalogEntry(code: "consulted", title: "Проконсультировал", synonyms: []),
+        CatalogEntry(code: "no_answer", title: "Позвонил — не дозвонился", synonyms: ["недозвон"]),
+    ]
+
     static func file(sources: [CatalogEntry] = sources, reasons: [CatalogEntry] = reasons,
-                     resolutions: [CatalogEntry] = [CatalogEntry(code: "consulted", title: "Проконсультировал", synonyms: [])],
+                     resolutions: [CatalogEntry] = resolutions,
                      tasks: [CatalogEntry] = [CatalogEntry(code: "payment_check", title: "Проверка платежей", synonyms: ["сверка"])]) -> Catalog.File {
         Catalog.File(version: 1, sources: sources, reasons: reasons, resolutions: resolutions, tasks: tasks)
     }
@@ -86,7 +91,7 @@ struct CatalogTests {
 
     @Test("The same name in two different lists is allowed")
     func sameNameInDifferentListsIsAllowed() throws {
-        let resolutions = [CatalogEntry(code: "callback_scheduled", title: "Запланирован перезвон", synonyms: ["перезвонить"])]
+        let resolutions = Self.resolutions + [CatalogEntry(code: "callback_scheduled", title: "Запланирован перезвон", synonyms: ["перезвонить"])]
         let catalog = try Catalog(Self.file(resolutions: resolutions))
         #expect(catalog.reasons.resolve("перезвонить")?.code == "callback_requested")
         #expect(catalog.resolutions.resolve("перезвонить")?.code == "callback_scheduled")
@@ -96,6 +101,13 @@ struct CatalogTests {
     func missingCallbackReason() {
         #expect(throws: CatalogError.missingRequiredEntry("reasons", "callback_requested")) {
             try Catalog(Self.file(reasons: Array(Self.reasons.prefix(2))))
+        }
+    }
+
+    @Test("A catalog without the resolution for a failed callback attempt is refused")
+    func missingNoAnswerResolution() {
+        #expect(throws: CatalogError.missingRequiredEntry("resolutions", "no_answer")) {
+            try Catalog(Self.file(resolutions: Array(Self.resolutions.prefix(1))))
         }
     }
 

@@ -98,9 +98,11 @@ struct EventEncoderTests {
         #expect(subscriber["days_on_tariff"] as? Int == 277)
         #expect(subscriber["switch"] as? String == "sw-perm-len10-2")
         #expect(subscriber["status"] as? String == "active")
+        #expect(json["opened_at"] as? String == "2026-12-03T09:52:03.000+03:00")
+        #expect(json["attempts"] as? Int == 0)
         #expect(Set(json.keys) == ["event_id", "type", "occurred_at", "schema_version", "callback_id", "ticket_id", "phone",
                                    "origin", "missed_count", "first_missed_at", "last_missed_at", "match", "subscriber",
-                                   "candidates"])
+                                   "candidates", "opened_at", "attempts"])
     }
 
     @Test("callback.needed for a shared number lists the candidates and no subscriber")
@@ -195,6 +197,42 @@ struct EventEncoderTests {
         #expect(json["ticket_id"] is NSNull)
     }
 
+    @Test("callback.attempted names the callback, the attempt's ticket and the operator")
+    func callbackAttempted() throws {
+        var callback = missedCallback()
+        callback.recordFailedAttempt()
+        let attempt = desk.failedAttemptTicket(id: "e2a1f0b3-6c5d-4e7f-8a9b-0c1d2e3f4a05", callID: "c10", operatorLogin: "op.petrova",
+                                               phone: try Fixture.phone("+79000001122"), match: .none,
+                                               callbackID: callback.callbackID, at: savedAt)
+        let data = encoder.encode(.callbackAttempted(callback, attempt), eventID: "7d2c9a10-1b2c-4d3e-8f40-5a6b7c8d9e02",
+                                  occurredAt: savedAt)
+        #expect(String(decoding: data, as: UTF8.self) ==
+            #"{"attempt_ticket_id":"e2a1f0b3-6c5d-4e7f-8a9b-0c1d2e3f4a05","attempts":1,"#
+            + #""callback_id":"d4a987d6-743d-4747-ae56-087b9cba94cd","event_id":"7d2c9a10-1b2c-4d3e-8f40-5a6b7c8d9e02","#
+            + #""missed_count":2,"occurred_at":"2026-12-03T10:14:05.000+03:00","operator":"op.petrova","phone":"+79000001122","#
+            + #""schema_version":1,"ticket_id":"9c3c8ea8-0658-4890-b20b-a96d72eacfa8","type":"callback.attempted"}"#)
+    }
+
+    @Test("ticket.edited carries the ticket and the revision with each change's old and new value")
+    func ticketEdited() throws {
+        let revision = TicketRevision(operatorLogin: "op.petrova", via: .myTickets, editedAt: savedAt.addingTimeInterval(3600),
+                                      commandID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c07",
+                                      changes: [FieldChange(field: "comment", from: .text(nil), to: .text("Уточнил адрес"))])
+        let json = try object(encoder.encode(.ticketEdited(try savedTicket(), revision),
+                                             eventID: "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c06", occurredAt: savedAt))
+        #expect(json["type"] as? String == "ticket.edited")
+        #expect((json["ticket"] as? [String: Any])?["ticket_id"] as? String == "5a20e76f-b0d8-436f-b663-5b647edcc43a")
+        let encoded = try #require(json["revision"] as? [String: Any])
+        #expect(encoded["operator"] as? String == "op.petrova")
+        #expect(encoded["via"] as? String == "my_tickets")
+        #expect(encoded["edited_at"] as? String == "2026-12-03T11:14:05.000+03:00")
+        #expect(encoded["command_id"] as? String == "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c07")
+        let change = try #require((encoded["changes"] as? [[String: Any]])?.first)
+        #expect(change["field"] as? String == "comment")
+        #expect(change["from"] is NSNull)
+        #expect(change["to"] as? String == "Уточнил адрес")
+    }
+
     @Test("Strings are escaped as JSON: quotes, backslashes and control characters")
     func stringEscaping() {
         var out = ""
@@ -222,6 +260,19 @@ struct EventEncoderTests {
                                                        source: nil, contactPhones: [], reasons: [], resolutions: [], comment: nil,
                                                        task: "сверка платежей", address: nil, save: true),
             phones: [], fill: .notApplicable, at: savedAt)
+        let attempt = desk.failedAttemptTicket(id: "e2a1f0b3-6c5d-4e7f-8a9b-0c1d2e3f4a05", callID: "c10", operatorLogin: "op.petrova",
+                                               phone: phone, match: .one(ivanova), callbackID: "d4a987d6-743d-4747-ae56-087b9cba94cd",
+                                               at: savedAt)
+        var attempted = missedCallback()
+        attempted.recordFailedAttempt()
+        var edited = try savedTicket()
+        let changes = try desk.edit(&edited, command: TicketEditCommand(
+            commandID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c07", ticketID: edited.ticketID, operatorLogin: "op.petrova",
+            via: .myTickets, reasons: ["нет инета"], resolutions: ["Проконсультировал"], comment: "Уточнил адрес",
+            contactPhones: nil, source: "исх", callbackDone: false),
+                                    phones: try desk.phones(["83422001122"]), at: savedAt.addingTimeInterval(3600))
+        let revision = TicketRevision(operatorLogin: "op.petrova", via: .myTickets, editedAt: savedAt.addingTimeInterval(3600),
+                                      commandID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c07", changes: changes)
         var resolved = missedCallback()
         resolved.attempts = 1
         resolved.resolve(by: "op.petrova", how: .operatorDone, at: savedAt)
@@ -237,6 +288,10 @@ struct EventEncoderTests {
             .callbackNeeded(Callback(callbackID: "cb", ticketID: "t", phone: "+79000001122", origin: .requested, openedAt: savedAt,
                                      missedAt: nil), SubscriberFill(.none, at: savedAt, in: Fixture.moscow)),
             .callbackResolved(resolved),
+            .ticketSaved(attempt),
+            .callbackAttempted(attempted, attempt),
+            .callbackOverdue(missedCallback(), try matchedFill()),
+            .ticketEdited(edited, revision),
             .commandRejected(commandID: "37109cf2-0ae5-453b-af2b-096488b0fc89", commandType: "ticket.save",
                              operatorLogin: "op.petrova", CommandRejection(.unknownCatalogEntry, "unknown reason 'x'")),
             .commandRejected(commandID: nil, commandType: nil, operatorLogin: nil, CommandRejection(.invalidCommand, "not JSON")),
@@ -257,7 +312,8 @@ struct EventEncoderTests {
         let documents = try everyKindOfEvent()
         let types = try documents.map { try object($0)["type"] as? String }
         #expect(Set(types.compactMap { $0 }) == ["ticket.drafted", "ticket.autofilled", "ticket.saved", "callback.needed",
-                                                  "callback.resolved", "command.rejected", "command.reply"])
+                                                  "callback.resolved", "callback.attempted", "callback.overdue",
+                                                  "ticket.edited", "command.rejected", "command.reply"])
         let result = try SchemaValidator.validate(documents)
         #expect(result.status == 0, "validate.py: \(result.output)")
         #expect(result.output.isEmpty)

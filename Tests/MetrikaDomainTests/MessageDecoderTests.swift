@@ -20,10 +20,15 @@ struct BrokenMessage: Sendable, CustomTestStringConvertible {
     }
 
     func body() throws -> Data {
-        var object = try #require(try JSONSerialization.jsonObject(with: Fixture.example(example)) as? [String: Any])
-        edit(&object)
-        return try JSONSerialization.data(withJSONObject: object)
+        try editedExample(example, edit)
     }
+}
+
+/// `contracts/examples/<name>.json` with `edit` applied to its JSON object.
+func editedExample(_ name: String, _ edit: (inout [String: Any]) -> Void) throws -> Data {
+    var object = try #require(try JSONSerialization.jsonObject(with: Fixture.example(name)) as? [String: Any])
+    edit(&object)
+    return try JSONSerialization.data(withJSONObject: object)
 }
 
 /// Replaces `key` inside the nested object at `path`.
@@ -57,9 +62,9 @@ struct MessageDecoderTests {
 
     @Test("Phones that cannot be normalised or repeat are dropped but kept in the raw list")
     func subscriberPhonesAreFilteredAndDeduplicated() throws {
-        let body = try BrokenMessage("phones", "subscriber.updated", .invalidMessage, "") { object in
+        let body = try editedExample("subscriber.updated") { object in
             setNested(&object, ["subscriber"], "phones", ["8 900 000-11-22", "анонимный", "+79000001122", "101"])
-        }.body()
+        }
         guard case let .subscriberUpdated(update) = try decoder.decode(body) else {
             Issue.record("expected subscriber.updated")
             return
@@ -123,7 +128,7 @@ struct MessageDecoderTests {
 
     @Test("A ticket.save with callback done records that the callback was handled")
     func ticketSaveCallbackDone() throws {
-        let body = try BrokenMessage("callback done", "ticket.save", .invalidMessage, "") { $0["callback"] = "done" }.body()
+        let body = try editedExample("ticket.save") { $0["callback"] = "done" }
         guard case let .ticketSave(command) = try decoder.decode(body) else {
             Issue.record("expected ticket.save")
             return
@@ -145,18 +150,18 @@ struct MessageDecoderTests {
 
     @Test("Unknown extra fields are ignored, at the top level and nested")
     func unknownFieldsAreIgnored() throws {
-        let body = try BrokenMessage("extra fields", "subscriber.updated", .invalidMessage, "") { object in
+        let body = try editedExample("subscriber.updated") { object in
             object["priority"] = "high"
             object["trace"] = ["span": 7]
             setNested(&object, ["subscriber"], "email", "anna@example.ru")
             setNested(&object, ["subscriber", "tariff"], "price", 500)
-        }.body()
+        }
         #expect(try decoder.decode(body) == decoder.decode(Fixture.example("subscriber.updated")))
     }
 
     @Test("A call.ended with operator null is accepted")
     func operatorNullIsAccepted() throws {
-        let body = try BrokenMessage("operator null", "call.ended", .invalidMessage, "") { $0["operator"] = NSNull() }.body()
+        let body = try editedExample("call.ended") { $0["operator"] = NSNull() }
         guard case let .callEnded(call) = try decoder.decode(body) else {
             Issue.record("expected call.ended")
             return
@@ -166,9 +171,9 @@ struct MessageDecoderTests {
 
     @Test("A comment may hold line breaks and tabs")
     func commentMayHoldLineBreaks() throws {
-        let body = try BrokenMessage("multi-line comment", "ticket.save", .invalidMessage, "") {
+        let body = try editedExample("ticket.save") {
             $0["comment"] = "строка 1\nстрока 2\r\n\tитог"
-        }.body()
+        }
         guard case let .ticketSave(command) = try decoder.decode(body) else {
             Issue.record("expected ticket.save")
             return
