@@ -422,7 +422,7 @@ public final class GatewayStore {
 
 extension Date {
     /// Milliseconds since 1970 (the database's time unit).
-    public var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+    public var milliseconds: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
 
     /// An instant from milliseconds since 1970.
     public init(milliseconds: Int64) { self.init(timeIntervalSince1970: Double(milliseconds) / 1000) }
