@@ -135,6 +135,9 @@ public struct Ticket: Codable, Sendable, Equatable {
         if let snapshotAddress = fill.subscriber?.address { address = snapshotAddress }
     }
 
+    /// A ticket from a call whose number is hidden or unusable (`anonymous`, empty): nobody can call back.
+    public var hasNoCallbackNumber: Bool { callID != nil && contactPhones.isEmpty }
+
     /// True when one of the reasons is `Попросил перезвонить`.
     public func asksForCallback(_ catalog: Catalog) -> Bool {
         reasons.contains { $0.code == catalog.callbackReason.code }
@@ -144,6 +147,7 @@ public struct Ticket: Codable, Sendable, Equatable {
         case ticketID = "ticket_id", state, kind, author, createdAt = "created_at", savedAt = "saved_at"
         case callID = "call_id", direction, source, contactPhones = "contact_phones", match, subscriber, candidates
         case address, reasons, resolutions, task, comment, callbackID = "callback_id"
+        case noCallbackNumber = "no_callback_number"
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -168,6 +172,7 @@ public struct Ticket: Codable, Sendable, Equatable {
         try c.encode(task, forKey: .task)
         try c.encode(comment, forKey: .comment)
         try c.encode(callbackID, forKey: .callbackID)
+        try c.encode(hasNoCallbackNumber, forKey: .noCallbackNumber)
     }
 
     public init(from decoder: Decoder) throws {

@@ -33,6 +33,13 @@ public struct TicketDesk: Sendable {
                fill: SubscriberFill(match, at: instant, in: zone), reasons: [catalog.callbackReason.reference])
     }
 
+    /// The draft for a missed call from a hidden or unusable number: no callback can be opened, so the
+    /// ticket only records the call (source `Пропущенный звонок`, no contact phone).
+    public func missedCallWithoutNumberTicket(id: String, callID: String, at instant: Date) -> Ticket {
+        Ticket(ticketID: id, state: .draft, kind: .call, author: nil, createdAt: instant, callID: callID, direction: .inbound,
+               source: catalog.missedCallSource.reference, contactPhones: [], fill: .notApplicable)
+    }
+
     /// Normalises the numbers an operator chose; refuses any that is not a phone number.
     public func phones(_ typed: [String]) throws(CommandRejection) -> [PhoneNumber] {
         var phones: [PhoneNumber] = []

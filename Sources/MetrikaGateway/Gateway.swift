@@ -58,8 +58,7 @@ public final class Gateway: Sendable {
 
     /// The topology this gateway declares.
     public var topology: Topology {
-        Topology(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit,
-                 retryDelays: configuration.retryDelays)
+        Topology(configuration)
     }
 
     /// Starts the consumer and publisher threads and returns at once.

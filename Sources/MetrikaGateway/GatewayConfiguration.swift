@@ -20,6 +20,15 @@ public struct TopologyNames: Sendable, Equatable {
     public var commandsQueue = "metrika.commands"
     /// `METRIKA_QUEUE_DEAD`, default `metrika.dead`.
     public var deadQueue = "metrika.dead"
+    /// `METRIKA_ASTERISK_CDR_QUEUE`, default `asterisk_cdr` (cdr_amqp publishes to the default exchange
+    /// with this routing key and declares nothing: the gateway declares the queue).
+    public var asteriskCDRQueue = "asterisk_cdr"
+    /// `METRIKA_ASTERISK_CEL_QUEUE`, default `asterisk_cel`.
+    public var asteriskCELQueue = "asterisk_cel"
+    /// `METRIKA_FREESWITCH_EXCHANGE`, default `TAP.Events` (mod_amqp's default).
+    public var freeswitchExchange = "TAP.Events"
+    /// `METRIKA_FREESWITCH_QUEUE`, default `metrika.freeswitch`.
+    public var freeswitchQueue = "metrika.freeswitch"
 
     public init() {}
 
@@ -33,6 +42,10 @@ public struct TopologyNames: Sendable, Equatable {
         telephonyQueue = prefix + telephonyQueue
         commandsQueue = prefix + commandsQueue
         deadQueue = prefix + deadQueue
+        asteriskCDRQueue = prefix + asteriskCDRQueue
+        asteriskCELQueue = prefix + asteriskCELQueue
+        freeswitchExchange = prefix + freeswitchExchange
+        freeswitchQueue = prefix + freeswitchQueue
     }
 }
 
@@ -67,6 +80,18 @@ public struct GatewayConfiguration: Sendable {
     public var prefetch = 500
     /// `METRIKA_BATCH_WAIT_MS`, default 5: how long a batch waits for more messages before it commits.
     public var batchWaitMilliseconds = 5
+    /// `METRIKA_PBX_FEEDS`, default `asterisk-cdr,asterisk-cel,freeswitch`: which PBX feeds to consume
+    /// besides the canonical `call.*` events (`none` for none).
+    public var pbxFeeds: Set<PBXFeed> = Set(PBXFeed.allCases)
+    /// How PBX events are read (`METRIKA_ASTERISK_INBOUND_CONTEXTS`, `METRIKA_FREESWITCH_INBOUND_CONTEXTS`,
+    /// `METRIKA_PBX_EXTENSION_MAX_DIGITS`, `METRIKA_PBX_TZ`, `METRIKA_PBX_OPERATORS`).
+    public var pbx = PBXSettings()
+    /// `METRIKA_ASTERISK_QUIET_SECONDS`, default 60: without CEL, an Asterisk call is decided when no CDR
+    /// of it arrived for this long.
+    public var asteriskQuietSeconds = 60
+    /// `METRIKA_ASTERISK_CEL_GRACE_SECONDS`, default 2: after CEL `LINKEDID_END`, how long to wait for
+    /// CDRs still in flight before deciding.
+    public var asteriskCELGraceSeconds = 2
     /// `METRIKA_RETRY_DELAYS`, default `1,5,30,120`: seconds a batch that failed to commit for a transient
     /// reason (database busy, locked or full) waits in the delay queues before it is tried again, by attempt.
     public var retryDelays = [1, 5, 30, 120]
@@ -105,6 +130,16 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_DELIVERY_LIMIT", "5"),
         ("METRIKA_PREFETCH", "500"),
         ("METRIKA_BATCH_WAIT_MS", "5"),
+        ("METRIKA_PBX_FEEDS", "asterisk-cdr,asterisk-cel,freeswitch (or none)"),
+        ("METRIKA_ASTERISK_CDR_QUEUE / _CEL_QUEUE", "asterisk_cdr / asterisk_cel"),
+        ("METRIKA_FREESWITCH_EXCHANGE / _QUEUE", "TAP.Events / metrika.freeswitch"),
+        ("METRIKA_ASTERISK_INBOUND_CONTEXTS", "from-trunk,from-pstn,from-external"),
+        ("METRIKA_FREESWITCH_INBOUND_CONTEXTS", "public"),
+        ("METRIKA_PBX_EXTENSION_MAX_DIGITS", "5"),
+        ("METRIKA_PBX_TZ", "Europe/Moscow (zone of PBX times written without one)"),
+        ("METRIKA_PBX_OPERATORS", "extension=login pairs, e.g. 101=op.ivanov,102=op.petrova"),
+        ("METRIKA_ASTERISK_QUIET_SECONDS", "60"),
+        ("METRIKA_ASTERISK_CEL_GRACE_SECONDS", "2"),
         ("METRIKA_RETRY_DELAYS", "1,5,30,120 (seconds, one delay queue each)"),
         ("METRIKA_RETRY_ATTEMPTS", "5"),
         ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
@@ -172,6 +207,11 @@ public struct GatewayConfiguration: Sendable {
         names.telephonyQueue = string("METRIKA_QUEUE_TELEPHONY") ?? names.telephonyQueue
         names.commandsQueue = string("METRIKA_QUEUE_COMMANDS") ?? names.commandsQueue
         names.deadQueue = string("METRIKA_QUEUE_DEAD") ?? names.deadQueue
+        names.asteriskCDRQueue = string("METRIKA_ASTERISK_CDR_QUEUE") ?? names.asteriskCDRQueue
+        names.asteriskCELQueue = string("METRIKA_ASTERISK_CEL_QUEUE") ?? names.asteriskCELQueue
+        names.freeswitchExchange = string("METRIKA_FREESWITCH_EXCHANGE") ?? names.freeswitchExchange
+        names.freeswitchQueue = string("METRIKA_FREESWITCH_QUEUE") ?? names.freeswitchQueue
+        try readPBX(string)
         queueType = string("METRIKA_QUEUE_TYPE") ?? queueType
         guard ["quorum", "classic"].contains(queueType) else {
             throw ConfigurationError("METRIKA_QUEUE_TYPE='\(queueType)' must be quorum or classic")
@@ -198,6 +238,54 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    private mutating func readPBX(_ string: (String) -> String?) throws(ConfigurationError) {
+        func list(_ text: String) -> [String] {
+            text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        if let feeds = string("METRIKA_PBX_FEEDS") {
+            var chosen: Set<PBXFeed> = []
+            for name in list(feeds) where name != "none" {
+                guard let feed = PBXFeed(rawValue: name) else {
+                    throw ConfigurationError("METRIKA_PBX_FEEDS: unknown feed '\(name)'; use \(PBXFeed.allCases.map(\.rawValue).joined(separator: ", ")) or none")
+                }
+                chosen.insert(feed)
+            }
+            pbxFeeds = chosen
+        }
+        if let contexts = string("METRIKA_ASTERISK_INBOUND_CONTEXTS") { pbx.asteriskInboundContexts = Set(list(contexts)) }
+        if let contexts = string("METRIKA_FREESWITCH_INBOUND_CONTEXTS") { pbx.freeswitchInboundContexts = Set(list(contexts)) }
+        if let digits = string("METRIKA_PBX_EXTENSION_MAX_DIGITS") {
+            guard let value = Int(digits), (1...6).contains(value) else {
+                throw ConfigurationError("METRIKA_PBX_EXTENSION_MAX_DIGITS='\(digits)' must be between 1 and 6")
+            }
+            pbx.extensionMaxDigits = value
+        }
+        pbx.zone = timeZone
+        if let zoneName = string("METRIKA_PBX_TZ") {
+            guard let zone = TimeZone(identifier: zoneName) else { throw ConfigurationError("METRIKA_PBX_TZ='\(zoneName)' is not a known time zone") }
+            pbx.zone = zone
+        }
+        if let pairs = string("METRIKA_PBX_OPERATORS") {
+            for pair in list(pairs) {
+                let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw ConfigurationError("METRIKA_PBX_OPERATORS: '\(pair)' must be extension=login")
+                }
+                pbx.operators[parts[0]] = parts[1]
+            }
+        }
+        asteriskQuietSeconds = try Self.number(string("METRIKA_ASTERISK_QUIET_SECONDS"), "METRIKA_ASTERISK_QUIET_SECONDS", 1...86_400) ?? asteriskQuietSeconds
+        asteriskCELGraceSeconds = try Self.number(string("METRIKA_ASTERISK_CEL_GRACE_SECONDS"), "METRIKA_ASTERISK_CEL_GRACE_SECONDS", 0...600) ?? asteriskCELGraceSeconds
+    }
+
+    private static func number(_ text: String?, _ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+        guard let text else { return nil }
+        guard let value = Int(text), range.contains(value) else {
+            throw ConfigurationError("\(key)='\(text)' must be a whole number between \(range.lowerBound) and \(range.upperBound)")
+        }
+        return value
+    }
+
     private static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw ConfigurationError("the configuration file '\(path)' (--config or METRIKA_CONFIG) cannot be read")
@@ -216,6 +304,13 @@ public struct GatewayConfiguration: Sendable {
         }
         return values
     }
+}
+
+/// A PBX feed the gateway can consume as it is published.
+public enum PBXFeed: String, Sendable, CaseIterable {
+    case asteriskCDR = "asterisk-cdr"
+    case asteriskCEL = "asterisk-cel"
+    case freeswitch
 }
 
 /// A configuration value that cannot be used, with what to change.

@@ -40,7 +40,8 @@ final class InboundConsumer: Sendable {
             return
         }
         defer { store.close() }
-        let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, names: configuration.names, logger: logger)
+        let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, topology: topology,
+                                         pbx: configuration.pbx, logger: logger)
         var backoff = Backoff()
         while !stop.isStopped {
             var connected = false
@@ -99,6 +100,7 @@ final class InboundConsumer: Sendable {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
                 lastOverdueCheck = Date()
                 reportOverdueCallbacks(processor, store)
+                decidePendingPBXCalls(processor, store)
                 tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
@@ -114,6 +116,20 @@ final class InboundConsumer: Sendable {
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             status.recordConsumed(batch.count)
             outboxChanged()
+        }
+    }
+
+    /// Quiet-period timer for Asterisk calls: decides the calls whose CDRs are all in.
+    private func decidePendingPBXCalls(_ processor: MessageProcessor, _ store: GatewayStore) {
+        guard configuration.pbxFeeds.contains(.asteriskCDR) else { return }
+        do {
+            let count = try store.transaction {
+                try processor.decidePendingAsteriskCalls(quiet: TimeInterval(configuration.asteriskQuietSeconds),
+                                                         grace: TimeInterval(configuration.asteriskCELGraceSeconds))
+            }
+            if count > 0 { outboxChanged() }
+        } catch {
+            logger.warning("cannot decide pending Asterisk calls; trying again in a second", ["error": "\(error)"])
         }
     }
 

@@ -53,17 +53,25 @@ public final class MessageProcessor {
     private let decoder: MessageDecoder
     private let encoder: EventEncoder
     private let names: TopologyNames
+    private let topology: Topology
+    private let pbx: PBXSettings
+    private let limits: InputLimits
     private let logger: Logger
     private let clock: @Sendable () -> Date
     private var now = Date()
+    /// PBX dispositions and hang-up causes already reported as unknown (logged once each).
+    private var reportedUnknownValues: Set<String> = []
 
-    public init(store: GatewayStore, desk: TicketDesk, limits: InputLimits, names: TopologyNames, logger: Logger,
-                clock: @escaping @Sendable () -> Date = Date.init) {
+    public init(store: GatewayStore, desk: TicketDesk, limits: InputLimits, topology: Topology, pbx: PBXSettings = PBXSettings(),
+                logger: Logger, clock: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.desk = desk
         self.decoder = MessageDecoder(plan: desk.plan, limits: limits)
         self.encoder = EventEncoder(zone: desk.zone)
-        self.names = names
+        self.names = topology.names
+        self.topology = topology
+        self.pbx = pbx
+        self.limits = limits
         self.logger = logger
         self.clock = clock
     }
@@ -74,6 +82,9 @@ public final class MessageProcessor {
         now = clock()
         if let problem = unsupportedContent(envelope) {
             return try deadLetter(envelope, problem, messageID: nil)
+        }
+        if let feed = topology.pbxFeed(ofQueue: envelope.queue) {
+            return try processPBX(envelope, feed)
         }
         let message: InboundMessage
         do {
@@ -106,6 +117,71 @@ public final class MessageProcessor {
             logger.error("message cannot be applied", ["message_id": message.messageID, "error": "\(error)"])
             return try deadLetter(envelope, failure, messageID: message.messageID, errorClass: "processing_failed")
         }
+    }
+
+    // MARK: PBX feeds
+
+    /// Applies one message of a PBX's own format (Asterisk CDR/CEL, FreeSWITCH): deduplicated on a key
+    /// derived from its content, since these PBXs set no `message_id`.
+    private func processPBX(_ envelope: InboundEnvelope, _ feed: PBXFeed) throws(StoreError) -> ProcessingOutcome {
+        guard !envelope.body.isEmpty else { return try deadLetter(envelope, InboundError(.emptyBody, "the body is empty"), messageID: nil) }
+        guard envelope.body.count <= limits.maxBodyBytes else {
+            return try deadLetter(envelope, InboundError(.bodyTooLarge, "the body has \(envelope.body.count) bytes; the limit is \(limits.maxBodyBytes)"), messageID: nil)
+        }
+        guard let json = PBXJSON.parse([UInt8](envelope.body)) else {
+            return try deadLetter(envelope, InboundError(.notJSON, "the body is not valid UTF-8 JSON"), messageID: nil)
+        }
+        do {
+            switch feed {
+            case .asteriskCDR:
+                let leg = try AsteriskLeg(json, zone: pbx.zone)
+                guard try store.claim(messageID: leg.deduplicationKey, type: "asterisk.cdr", at: now) else { return .duplicate }
+                if !AsteriskLeg.knownDispositions.contains(leg.disposition) { reportUnknown("disposition", leg.disposition) }
+                try store.addPendingLeg(callKey: leg.linkedID, leg, at: now)
+            case .asteriskCEL:
+                let event = try AsteriskCELEvent(json)
+                guard event.endsCall else { return .applied }
+                guard try store.claim(messageID: event.deduplicationKey, type: "asterisk.cel", at: now) else { return .duplicate }
+                try store.markPendingCallEnded(callKey: event.linkedID, at: now)
+            case .freeswitch:
+                let event = try FreeSwitchEvent(json)
+                guard let decision = event.decision(settings: pbx) else { return .applied }
+                guard try store.claim(messageID: event.deduplicationKey, type: "freeswitch", at: now) else { return .duplicate }
+                if !event.hasKnownCause { reportUnknown("hangup cause", event.hangupCause) }
+                try store.savepoint { try applyCall(callID: event.callID, decision) }
+            }
+            return .applied
+        } catch let error as InboundError {
+            return try deadLetter(envelope, error, messageID: nil)
+        } catch let error as StoreError where error.isTransient {
+            throw error
+        } catch {
+            return try deadLetter(envelope, InboundError(.invalidMessage, "cannot be applied: \(error)"), messageID: nil,
+                                  errorClass: "processing_failed")
+        }
+    }
+
+    /// Decides the Asterisk calls whose legs are all in (CEL `LINKEDID_END` plus `grace`, or `quiet`
+    /// without a new CDR); returns how many. Runs inside the caller's transaction.
+    public func decidePendingAsteriskCalls(quiet: TimeInterval, grace: TimeInterval) throws(StoreError) -> Int {
+        now = clock()
+        let ready = try store.pendingCallsReady(at: now, quiet: quiet, grace: grace, limit: 500)
+        for call in ready {
+            do {
+                try store.savepoint { try applyCall(callID: "asterisk:\(call.callKey)", AsteriskCall.decide(call.legs, settings: pbx)) }
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                logger.error("an Asterisk call cannot be decided; its legs are dropped", ["linkedid": call.callKey, "error": "\(error)"])
+            }
+            try store.deletePendingCall(callKey: call.callKey)
+        }
+        return ready.count
+    }
+
+    private func reportUnknown(_ what: String, _ value: String) {
+        guard reportedUnknownValues.count < 100, reportedUnknownValues.insert("\(what):\(value)").inserted else { return }
+        logger.warning("unknown PBX \(what); read as not answered", ["value": String(value.prefix(64))])
     }
 
     // MARK: Workflow
@@ -191,8 +267,11 @@ public final class MessageProcessor {
         case let .missed(number, at):
             guard try store.callDecision(callID: callID) == nil else { return }
             guard let phone = desk.plan.normalise(number) else {
-                logger.warning("missed call from a number that cannot be called back", ["call_id": callID])
-                try store.recordCall(callID: callID, decision: "missed_unreachable", ticketID: nil, at: now)
+                logger.info("missed call from a hidden or unusable number; no callback possible", ["call_id": callID])
+                let ticket = desk.missedCallWithoutNumberTicket(id: newID(), callID: callID, at: at)
+                try store.insert(ticket)
+                try store.recordCall(callID: callID, decision: "missed_no_number", ticketID: ticket.ticketID, at: now)
+                try emit(.ticketDrafted(ticket))
                 return
             }
             if var callback = try store.openCallback(phone: phone.e164) {

@@ -11,11 +11,22 @@ public struct Topology: Sendable {
     /// Seconds of each delay level for transient failures (one delay queue per input queue and level).
     public let retryDelays: [Int]
 
-    public init(names: TopologyNames, queueType: String, deliveryLimit: Int, retryDelays: [Int] = [1, 5, 30, 120]) {
+    /// PBX feeds whose queues are declared and consumed.
+    public let pbxFeeds: Set<PBXFeed>
+
+    public init(names: TopologyNames, queueType: String, deliveryLimit: Int, retryDelays: [Int] = [1, 5, 30, 120],
+                pbxFeeds: Set<PBXFeed> = []) {
         self.names = names
         self.queueType = queueType
         self.deliveryLimit = deliveryLimit
         self.retryDelays = retryDelays
+        self.pbxFeeds = pbxFeeds
+    }
+
+    /// Builds the topology a configuration asks for.
+    public init(_ configuration: GatewayConfiguration) {
+        self.init(names: configuration.names, queueType: configuration.queueType, deliveryLimit: configuration.deliveryLimit,
+                  retryDelays: configuration.retryDelays, pbxFeeds: configuration.pbxFeeds)
     }
 
     /// The delay queue for a message of `queue` that failed for the `attempt`-th time (1-based); the
@@ -25,19 +36,39 @@ public struct Topology: Sendable {
         return "\(queue).retry.\(delay)s"
     }
 
-    /// The gateway's input queues with the exchange and routing keys each is bound to.
+    /// The gateway's input queues with the exchange and routing keys each is bound to (an empty exchange:
+    /// the publisher uses the default exchange with the queue's name, as Asterisk's cdr_amqp/cel_amqp do).
     public var inputs: [(queue: String, exchange: String, routingKeys: [String])] {
-        [
+        var inputs: [(queue: String, exchange: String, routingKeys: [String])] = [
             (names.rsQueue, names.rsExchange, ["subscriber.*"]),
             (names.telephonyQueue, names.telephonyExchange, ["call.*"]),
             (names.commandsQueue, names.commandsExchange, ["ticket.*"]),
         ]
+        if pbxFeeds.contains(.asteriskCDR) { inputs.append((names.asteriskCDRQueue, "", [])) }
+        if pbxFeeds.contains(.asteriskCEL) { inputs.append((names.asteriskCELQueue, "", [])) }
+        if pbxFeeds.contains(.freeswitch) {
+            inputs.append((names.freeswitchQueue, names.freeswitchExchange,
+                           ["FreeSWITCH.*.CHANNEL_HANGUP_COMPLETE.#", "FreeSWITCH.*.CUSTOM.#"]))
+        }
+        return inputs
+    }
+
+    /// The PBX feed a queue carries, if any.
+    public func pbxFeed(ofQueue queue: String) -> PBXFeed? {
+        switch queue {
+        case names.asteriskCDRQueue where pbxFeeds.contains(.asteriskCDR): .asteriskCDR
+        case names.asteriskCELQueue where pbxFeeds.contains(.asteriskCEL): .asteriskCEL
+        case names.freeswitchQueue where pbxFeeds.contains(.freeswitch): .freeswitch
+        default: nil
+        }
     }
 
     /// Declares everything on `connection`. Safe to repeat; fails with `channelClosed` when an existing
     /// queue was declared with other arguments (e.g. another queue type).
     public func declare(on connection: AMQPConnection) throws(AMQPError) {
-        for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange] {
+        var exchanges = [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange]
+        if pbxFeeds.contains(.freeswitch) { exchanges.append(names.freeswitchExchange) }
+        for exchange in exchanges {
             try connection.declareExchange(exchange, type: "topic")
         }
         try connection.declareQueue(names.deadQueue, arguments: [("x-queue-type", .string(queueType))])

@@ -330,6 +330,66 @@ public final class GatewayStore {
         return callback
     }
 
+    // MARK: PBX calls waiting for a decision
+
+    /// Adds one Asterisk CDR leg to its call, which waits for `LINKEDID_END` or the quiet period.
+    public func addPendingLeg(callKey: String, _ leg: AsteriskLeg, at instant: Date) throws(StoreError) {
+        var legs = try pendingLegs(callKey: callKey) ?? []
+        legs.append(leg)
+        try connection.run("""
+            INSERT INTO pbx_pending_calls (call_key, legs, first_seen_at_ms, last_leg_at_ms) VALUES (?, ?, ?, ?)
+            ON CONFLICT (call_key) DO UPDATE SET legs = excluded.legs, last_leg_at_ms = excluded.last_leg_at_ms
+            """, [.text(callKey), .text(try encodeLegs(legs)), .integer(instant.milliseconds), .integer(instant.milliseconds)])
+    }
+
+    /// Records that every channel of the call is gone (CEL `LINKEDID_END`).
+    public func markPendingCallEnded(callKey: String, at instant: Date) throws(StoreError) {
+        try connection.run("""
+            INSERT INTO pbx_pending_calls (call_key, legs, first_seen_at_ms, ended_at_ms) VALUES (?, '[]', ?, ?)
+            ON CONFLICT (call_key) DO UPDATE SET ended_at_ms = excluded.ended_at_ms
+            """, [.text(callKey), .integer(instant.milliseconds), .integer(instant.milliseconds)])
+    }
+
+    /// Calls ready for their decision at `instant`: ended (CEL) with legs and quiet for `grace`, or
+    /// without a new leg for `quiet`. Oldest first, at most `limit`.
+    public func pendingCallsReady(at instant: Date, quiet: TimeInterval, grace: TimeInterval,
+                                  limit: Int) throws(StoreError) -> [(callKey: String, legs: [AsteriskLeg])] {
+        let rows = try connection.query("""
+            SELECT call_key, legs FROM pbx_pending_calls
+            WHERE (ended_at_ms IS NOT NULL AND legs <> '[]' AND MAX(ended_at_ms, COALESCE(last_leg_at_ms, 0)) <= ?)
+               OR COALESCE(last_leg_at_ms, ended_at_ms, first_seen_at_ms) <= ?
+            ORDER BY first_seen_at_ms LIMIT ?
+            """, [.integer(instant.addingTimeInterval(-grace).milliseconds), .integer(instant.addingTimeInterval(-quiet).milliseconds),
+                  .integer(Int64(limit))]) { row in (row.text(0) ?? "", row.text(1) ?? "[]") }
+        var ready: [(callKey: String, legs: [AsteriskLeg])] = []
+        for (key, legs) in rows { ready.append((key, try decodeLegs(legs, key))) }
+        return ready
+    }
+
+    /// Forgets a decided call's legs.
+    public func deletePendingCall(callKey: String) throws(StoreError) {
+        try connection.run("DELETE FROM pbx_pending_calls WHERE call_key = ?", [.text(callKey)])
+    }
+
+    private func pendingLegs(callKey: String) throws(StoreError) -> [AsteriskLeg]? {
+        guard let text = try connection.query("SELECT legs FROM pbx_pending_calls WHERE call_key = ?", [.text(callKey)], { $0.text(0) }).first else {
+            return nil
+        }
+        return try decodeLegs(text ?? "[]", callKey)
+    }
+
+    private func encodeLegs(_ legs: [AsteriskLeg]) throws(StoreError) -> String {
+        do { return String(decoding: try ticketEncoder.encode(legs), as: UTF8.self) } catch {
+            throw StoreError(code: 1, message: "cannot encode the legs of a PBX call: \(error)")
+        }
+    }
+
+    private func decodeLegs(_ text: String, _ key: String) throws(StoreError) -> [AsteriskLeg] {
+        do { return try ticketDecoder.decode([AsteriskLeg].self, from: Data(text.utf8)) } catch {
+            throw StoreError(code: 11, message: "the legs of PBX call \(key) cannot be read: \(error)")
+        }
+    }
+
     // MARK: Revisions
 
     /// Records an accepted edit of a ticket.

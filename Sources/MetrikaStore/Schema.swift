@@ -103,5 +103,14 @@ enum Schema {
         CREATE INDEX tickets_by_created ON tickets(created_at_ms);
         CREATE INDEX tickets_by_phone ON tickets(contact_phone);
         """,
+        """
+        CREATE TABLE pbx_pending_calls (
+            call_key TEXT PRIMARY KEY,
+            legs TEXT NOT NULL,
+            first_seen_at_ms INTEGER NOT NULL,
+            last_leg_at_ms INTEGER,
+            ended_at_ms INTEGER
+        ) WITHOUT ROWID;
+        """,
     ]
 }

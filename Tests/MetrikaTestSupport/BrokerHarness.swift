@@ -68,13 +68,12 @@ public final class TestGateway {
         isShutDown = true
         gateway.stop()
         events.close()
-        for queue in [names.rsQueue, names.telephonyQueue, names.commandsQueue, names.deadQueue] {
-            try? client.deleteQueue(queue)
-        }
+        try? client.deleteQueue(names.deadQueue)
         for input in gateway.topology.inputs {
+            try? client.deleteQueue(input.queue)
             for delay in configuration.retryDelays { try? client.deleteQueue("\(input.queue).retry.\(delay)s") }
         }
-        for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange] {
+        for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange, names.freeswitchExchange] {
             try? client.deleteExchange(exchange)
         }
         client.close()

@@ -1,0 +1,195 @@
+/// A JSON reader for PBX payloads that keeps what Foundation hides: repeated keys (FreeSWITCH sends
+/// `Hangup-Cause` twice) and numbers exactly as written (`1709622902.36` is an id, not a float).
+///
+/// Repeated keys: the **first** occurrence wins, deterministically (`value(_:)`); `values(_:)` returns all.
+public indirect enum PBXJSON: Sendable, Equatable {
+    case object([(String, PBXJSON)])
+    case array([PBXJSON])
+    case string(String)
+    /// A number as its literal text.
+    case number(String)
+    case bool(Bool)
+    case null
+
+    public static func == (lhs: PBXJSON, rhs: PBXJSON) -> Bool {
+        switch (lhs, rhs) {
+        case let (.object(a), .object(b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case let (.array(a), .array(b)): a == b
+        case let (.string(a), .string(b)), let (.number(a), .number(b)): a == b
+        case let (.bool(a), .bool(b)): a == b
+        case (.null, .null): true
+        default: false
+        }
+    }
+
+    /// Parses UTF-8 JSON; nil when it is not valid JSON or nests deeper than 16 levels.
+    public static func parse(_ bytes: [UInt8]) -> PBXJSON? {
+        var parser = Parser(bytes: bytes)
+        guard let value = parser.value(depth: 0) else { return nil }
+        parser.skipWhitespace()
+        return parser.index == bytes.count ? value : nil
+    }
+
+    /// The first value under `key` of an object.
+    public func value(_ key: String) -> PBXJSON? {
+        guard case let .object(fields) = self else { return nil }
+        return fields.first { $0.0 == key }?.1
+    }
+
+    /// Every value under `key` of an object, in order.
+    public func values(_ key: String) -> [PBXJSON] {
+        guard case let .object(fields) = self else { return [] }
+        return fields.filter { $0.0 == key }.map(\.1)
+    }
+
+    /// The text of a string or number field (numbers keep their literal form); nil for others.
+    public func text(_ key: String) -> String? {
+        switch value(key) {
+        case let .string(text)?, let .number(text)?: text
+        default: nil
+        }
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var index = 0
+
+        mutating func skipWhitespace() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        mutating func value(depth: Int) -> PBXJSON? {
+            guard depth < 16 else { return nil }
+            skipWhitespace()
+            guard index < bytes.count else { return nil }
+            switch bytes[index] {
+            case UInt8(ascii: "{"): return object(depth: depth)
+            case UInt8(ascii: "["): return array(depth: depth)
+            case UInt8(ascii: "\""): return string().map(PBXJSON.string)
+            case UInt8(ascii: "t"): return literal("true", .bool(true))
+            case UInt8(ascii: "f"): return literal("false", .bool(false))
+            case UInt8(ascii: "n"): return literal("null", .null)
+            default: return number()
+            }
+        }
+
+        mutating func literal(_ word: String, _ value: PBXJSON) -> PBXJSON? {
+            let expected = Array(word.utf8)
+            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else { return nil }
+            index += expected.count
+            return value
+        }
+
+        mutating func number() -> PBXJSON? {
+            let start = index
+            while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+            guard index > start else { return nil }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard Double(text) != nil else { return nil }
+            return .number(text)
+        }
+
+        mutating func object(depth: Int) -> PBXJSON? {
+            index += 1
+            var fields: [(String, PBXJSON)] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(fields)
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string() else { return nil }
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+                index += 1
+                guard let item = value(depth: depth + 1) else { return nil }
+                fields.append((key, item))
+                skipWhitespace()
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+                return nil
+            }
+        }
+
+        mutating func array(depth: Int) -> PBXJSON? {
+            index += 1
+            var items: [PBXJSON] = []
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                guard let item = value(depth: depth + 1) else { return nil }
+                items.append(item)
+                skipWhitespace()
+                guard index < bytes.count else { return nil }
+                if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                return nil
+            }
+        }
+
+        /// A string literal; nil on bad escapes, raw control characters or invalid UTF-8.
+        mutating func string() -> String? {
+            index += 1
+            var scalars = String.UnicodeScalarView()
+            var chunkStart = index
+            func flush(_ end: Int) -> Bool {
+                guard end > chunkStart else { return true }
+                guard let text = String(validating: bytes[chunkStart..<end], as: UTF8.self) else { return false }
+                scalars.append(contentsOf: text.unicodeScalars)
+                return true
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    guard flush(index) else { return nil }
+                    index += 1
+                    return String(scalars)
+                }
+                if byte < 0x20 { return nil }
+                if byte == UInt8(ascii: "\\") {
+                    guard flush(index), index + 1 < bytes.count else { return nil }
+                    let escape = bytes[index + 1]
+                    index += 2
+                    switch escape {
+                    case UInt8(ascii: "\""): scalars.append("\"")
+                    case UInt8(ascii: "\\"): scalars.append("\\")
+                    case UInt8(ascii: "/"): scalars.append("/")
+                    case UInt8(ascii: "b"): scalars.append("\u{08}")
+                    case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                    case UInt8(ascii: "n"): scalars.append("\n")
+                    case UInt8(ascii: "r"): scalars.append("\r")
+                    case UInt8(ascii: "t"): scalars.append("\t")
+                    case UInt8(ascii: "u"):
+                        guard var code = hex4() else { return nil }
+                        if (0xD800...0xDBFF).contains(code) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
+                            index += 2
+                            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                        }
+                        guard let scalar = Unicode.Scalar(code) else { return nil }
+                        scalars.append(scalar)
+                    default: return nil
+                    }
+                    chunkStart = index
+                    continue
+                }
+                index += 1
+            }
+            return nil
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+                return nil
+            }
+            index += 4
+            return value
+        }
+    }
+}
