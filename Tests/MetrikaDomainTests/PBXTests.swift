@@ -1,0 +1,135 @@
+import Foundation
+import MetrikaDomain
+import Testing
+
+/// Reading PBX payloads exactly as Asterisk's cdr_amqp/cel_amqp and FreeSWITCH's mod_amqp publish them.
+struct PBXTests {
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Samples")
+    static let moscow = TimeZone(identifier: "Europe/Moscow")!
+
+    static func sample(_ name: String) throws -> PBXJSON {
+        let bytes = try [UInt8](Data(contentsOf: samples.appendingPathComponent(name)))
+        return try #require(PBXJSON.parse(bytes))
+    }
+
+    @Test func repeatedKeysAreKeptAndTheFirstWins() throws {
+        let json = try #require(PBXJSON.parse(Array(#"{"Hangup-Cause": "NO_ANSWER", "x": 1, "Hangup-Cause": "NORMAL_CLEARING"}"#.utf8)))
+        #expect(json.text("Hangup-Cause") == "NO_ANSWER")
+        #expect(json.values("Hangup-Cause") == [.string("NO_ANSWER"), .string("NORMAL_CLEARING")])
+    }
+
+    @Test func idsThatLookLikeNumbersStayExactlyAsWritten() throws {
+        let json = try #require(PBXJSON.parse(Array(#"{"linkedid": 1709622902.360, "n": "1709622902.36"}"#.utf8)))
+        #expect(json.text("linkedid") == "1709622902.360")
+        #expect(json.text("n") == "1709622902.36")
+    }
+
+    @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "{\"a\":\"\u{01}\"}", "{\"a\":1} x"])
+    func malformedJSONIsRefused(_ text: String) {
+        #expect(PBXJSON.parse(Array(text.utf8)) == nil)
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        #expect(PBXJSON.parse([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]) == nil)
+    }
+
+    @Test func pbxTimesWithAndWithoutColonOrZoneAndTheEpochZeroAnswer() {
+        #expect(PBXTime.parse("2024-03-05T10:15:02.118+0300", zone: Self.moscow) == RFC3339.parse("2024-03-05T07:15:02.118Z"))
+        #expect(PBXTime.parse("2024-03-05T10:15:02+03:00", zone: .gmt) == RFC3339.parse("2024-03-05T07:15:02Z"))
+        #expect(PBXTime.parse("2024-03-05 11:10:06", zone: Self.moscow) == RFC3339.parse("2024-03-05T08:10:06Z"))
+        #expect(PBXTime.parse("1970-01-01T03:00:00.000+0300", zone: Self.moscow) == nil)
+        #expect(PBXTime.epoch("1709626206400000") == Date(timeIntervalSince1970: 1_709_626_206.4))
+        #expect(PBXTime.epoch("1709626206") == Date(timeIntervalSince1970: 1_709_626_206))
+        #expect(PBXTime.epoch("0") == nil)
+    }
+
+    @Test func anAnsweredCDRToAnExtensionIsAnAnsweredInboundCall() throws {
+        let leg = try AsteriskLeg(try Self.sample("asterisk-cdr-answered.json"), zone: Self.moscow)
+        #expect(leg.linkedID == "1709623211.52")
+        #expect(AsteriskLeg.endpoint(of: leg.destinationChannel) == "102")
+        var settings = PBXSettings()
+        settings.operators = ["102": "op.petrova"]
+        #expect(AsteriskCall.decide([leg], settings: settings)
+            == .answered(direction: .inbound, operatorLogin: "op.petrova", number: "+79000000013", at: RFC3339.parse("2024-03-05T07:20:17.512Z")!))
+    }
+
+    @Test(arguments: ["asterisk-cdr-noanswer.json", "asterisk-cdr-busy.json", "asterisk-cdr-queue-agent-leg-noanswer.json"])
+    func unansweredCDRsAreMissedCalls(_ name: String) throws {
+        let leg = try AsteriskLeg(try Self.sample(name), zone: Self.moscow)
+        #expect(leg.answer == nil)
+        guard case let .missed(number, at) = AsteriskCall.decide([leg], settings: PBXSettings()) else {
+            Issue.record("expected a missed call")
+            return
+        }
+        #expect(number == leg.source)
+        #expect(at == leg.end)
+    }
+
+    @Test func endpointsOfChannelNames() {
+        #expect(AsteriskLeg.endpoint(of: "PJSIP/102-00000021") == "102")
+        #expect(AsteriskLeg.endpoint(of: "Local/104@from-queue-00000a;1") == "104")
+        #expect(AsteriskLeg.endpoint(of: "PJSIP/trunk-rt-00000020") == "trunk-rt")
+        #expect(AsteriskLeg.endpoint(of: "") == "")
+    }
+
+    @Test func callsBetweenExtensionsDecideNothing() throws {
+        let json = try #require(PBXJSON.parse(Array("""
+            {"src": "101", "dst": "102", "dcontext": "from-internal", "channel": "PJSIP/101-1", "dstchannel": "PJSIP/102-2",
+             "disposition": "ANSWERED", "start": "2024-03-05T10:00:00+0300", "answer": "2024-03-05T10:00:02+0300",
+             "end": "2024-03-05T10:01:00+0300", "linkedid": "1.1"}
+            """.utf8)))
+        #expect(AsteriskCall.decide([try AsteriskLeg(json, zone: Self.moscow)], settings: PBXSettings()) == .nothing)
+    }
+
+    @Test func aCDRWithoutLinkedidIsRefusedNamingTheField() throws {
+        let json = try #require(PBXJSON.parse(Array(#"{"channel": "PJSIP/x-1", "disposition": "ANSWERED", "end": "2024-03-05T10:00:00+0300"}"#.utf8)))
+        #expect(throws: InboundError(.invalidMessage, "missing required field 'linkedid'")) {
+            try AsteriskLeg(json, zone: Self.moscow)
+        }
+    }
+
+    @Test func celLinkedIDEndEndsTheCall() throws {
+        #expect(try AsteriskCELEvent(try Self.sample("asterisk-cel-linkedid-end.json")).endsCall)
+        #expect(try !AsteriskCELEvent(try Self.sample("asterisk-cel-chan-start.json")).endsCall)
+    }
+
+    @Test func freeSwitchBridgedALegWithBillsecIsAnswered() throws {
+        let event = try FreeSwitchEvent(try Self.sample("freeswitch-hangup-complete-answered.json"))
+        #expect(event.callID == "freeswitch:a1b2c3d4-0000-4000-8000-000000000024")
+        guard case let .answered(direction, _, number, at) = event.decision(settings: PBXSettings()) else {
+            Issue.record("expected an answered call")
+            return
+        }
+        #expect(direction == .inbound)
+        #expect(number == "79000000024")
+        #expect(at == Date(timeIntervalSince1970: 1_709_626_206.4))
+    }
+
+    @Test(arguments: ["freeswitch-hangup-complete-no-answer.json", "freeswitch-hangup-complete-originator-cancel.json"])
+    func freeSwitchUnbridgedALegsAreMissed(_ name: String) throws {
+        let event = try FreeSwitchEvent(try Self.sample(name))
+        guard case .missed = event.decision(settings: PBXSettings()) else {
+            Issue.record("expected a missed call")
+            return
+        }
+        #expect(event.hasKnownCause)
+    }
+
+    @Test func freeSwitchQueueAbandonIsAMissedCallOfTheMembersSession() throws {
+        let event = try FreeSwitchEvent(try Self.sample("freeswitch-callcenter-member-queue-end-cancel.json"))
+        #expect(event.isQueueAbandon)
+        #expect(event.callID == "freeswitch:a1b2c3d4-0000-4000-8000-000000000025")
+        #expect(event.decision(settings: PBXSettings()) == .missed(number: "89000000025", at: Date(timeIntervalSince1970: 1_709_625_794)))
+    }
+
+    @Test func freeSwitchChannelCreateDecidesNothing() throws {
+        #expect(try FreeSwitchEvent(try Self.sample("freeswitch-channel-create-inbound.json")).decision(settings: PBXSettings()) == nil)
+    }
+
+    @Test func deduplicationKeysComeFromTheContent() throws {
+        let leg = try AsteriskLeg(try Self.sample("asterisk-cdr-noanswer.json"), zone: Self.moscow)
+        #expect(leg.deduplicationKey == "asterisk-cdr:1709622902.36|1709622902.36|PJSIP/trunk-rt-00000012|PJSIP/101-00000013|1709622922140")
+        let event = try FreeSwitchEvent(try Self.sample("freeswitch-hangup-complete-answered.json"))
+        #expect(event.deduplicationKey == "freeswitch:a1b2c3d4-0000-4000-8000-000000000024|CHANNEL_HANGUP_COMPLETE||52100")
+    }
+}
