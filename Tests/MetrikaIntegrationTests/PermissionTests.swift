@@ -30,9 +30,9 @@ struct PermissionTests {
         defer { _ = try? Self.rabbitmqctl(["delete_user", user]) }
         // The README's line, with the test's prefix in front of every name.
         try Self.rabbitmqctl(["set_permissions", "-p", "/", user,
-                              "^\(escaped)(rs|telephony|metrika\\..*)$",
+                              "^\(escaped)(rs|telephony|metrika\\..*|asterisk_cdr|asterisk_cel|TAP\\.Events)$",
                               "^(\(escaped)metrika\\..*|amq\\.default)$",
-                              "^\(escaped)(rs|telephony|metrika\\..*)$"])
+                              "^\(escaped)(rs|telephony|metrika\\..*|asterisk_cdr|asterisk_cel|TAP\\.Events)$"])
         var url = testBrokerURL
         url.user = user
         url.password = password
