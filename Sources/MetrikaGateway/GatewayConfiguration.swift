@@ -20,6 +20,8 @@ public struct TopologyNames: Sendable, Equatable {
     public var commandsQueue = "metrika.commands"
     /// `METRIKA_QUEUE_DEAD`, default `metrika.dead`.
     public var deadQueue = "metrika.dead"
+    /// Start of the delay queues' names (`metrika.retry.`): `metrika.retry.<input queue>.<N>s`.
+    public var retryQueuePrefix = "metrika.retry."
     /// `METRIKA_ASTERISK_CDR_QUEUE`, default `asterisk_cdr` (cdr_amqp publishes to the default exchange
     /// with this routing key and declares nothing: the gateway declares the queue).
     public var asteriskCDRQueue = "asterisk_cdr"
@@ -42,6 +44,7 @@ public struct TopologyNames: Sendable, Equatable {
         telephonyQueue = prefix + telephonyQueue
         commandsQueue = prefix + commandsQueue
         deadQueue = prefix + deadQueue
+        retryQueuePrefix = prefix + retryQueuePrefix
         asteriskCDRQueue = prefix + asteriskCDRQueue
         asteriskCELQueue = prefix + asteriskCELQueue
         freeswitchExchange = prefix + freeswitchExchange
@@ -106,6 +109,18 @@ public struct GatewayConfiguration: Sendable {
     public var logLevel = LogLevel.info
     /// `METRIKA_FAILPOINT`: crash point for fault-injection tests only (see `FailPoint`).
     public var failPoint = FailPoint.disarmed
+    /// `METRIKA_HTTP_ENABLED`, default true: serve health, metrics, the read-only API and the operator's page.
+    public var httpEnabled = true
+    /// `METRIKA_HTTP_ADDRESS`, default `127.0.0.1`: the IPv4 or IPv6 address the HTTP listener binds
+    /// (`0.0.0.0` for every interface).
+    public var httpAddress = "127.0.0.1"
+    /// `METRIKA_HTTP_PORT`, default 8080 (0 picks a free port).
+    public var httpPort = 8080
+    /// `METRIKA_HTTP_TOKEN`: when set, `/api/…` requires `Authorization: Bearer <token>`; default none.
+    public var httpToken: String?
+    /// `METRIKA_READY_OUTBOX_LAG_SECONDS`, default 60: `/readyz` fails while the oldest unconfirmed outbox
+    /// message is older than this.
+    public var readyOutboxLagSeconds = 60
 
     public init(amqpURL: AMQPURL = try! AMQPURL(parsing: "amqp://guest:guest@127.0.0.1:5672/%2f")) {
         self.amqpURL = amqpURL
@@ -145,6 +160,11 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
         ("METRIKA_MAX_BODY_BYTES", "65536"),
         ("METRIKA_LOG_LEVEL", "info"),
+        ("METRIKA_HTTP_ENABLED", "true (health, metrics, API and operator's page)"),
+        ("METRIKA_HTTP_ADDRESS", "127.0.0.1 (0.0.0.0 or :: for every interface)"),
+        ("METRIKA_HTTP_PORT", "8080"),
+        ("METRIKA_HTTP_TOKEN", "bearer token required by /api/… (default: none)"),
+        ("METRIKA_READY_OUTBOX_LAG_SECONDS", "60 (oldest unconfirmed event age /readyz tolerates)"),
     ]
 
     /// Reads the configuration; `environment` defaults to the process environment.
@@ -229,6 +249,7 @@ public struct GatewayConfiguration: Sendable {
         retryAttempts = try integer("METRIKA_RETRY_ATTEMPTS", 1...100, default: retryAttempts)
         callbackOverdueSeconds = try integer("METRIKA_CALLBACK_OVERDUE_SECONDS", 1...604_800, default: callbackOverdueSeconds)
         limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
+        try readHTTP(string)
         failPoint = try FailPoint(environment: values)
         if let level = string("METRIKA_LOG_LEVEL") {
             guard let parsed = LogLevel(rawValue: level.lowercased()) else {
@@ -284,6 +305,33 @@ public struct GatewayConfiguration: Sendable {
             throw ConfigurationError("\(key)='\(text)' must be a whole number between \(range.lowerBound) and \(range.upperBound)")
         }
         return value
+    }
+
+    private mutating func readHTTP(_ string: (String) -> String?) throws(ConfigurationError) {
+        if let enabled = string("METRIKA_HTTP_ENABLED") {
+            switch enabled.lowercased() {
+            case "true", "yes", "on", "1": httpEnabled = true
+            case "false", "no", "off", "0": httpEnabled = false
+            default: throw ConfigurationError("METRIKA_HTTP_ENABLED='\(enabled)' must be true or false")
+            }
+        }
+        if let address = string("METRIKA_HTTP_ADDRESS") {
+            var v4 = in_addr()
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address, &v6) == 1 else {
+                throw ConfigurationError("METRIKA_HTTP_ADDRESS='\(address)' is not an IP address; use one such as 127.0.0.1, 0.0.0.0 or ::1")
+            }
+            httpAddress = address
+        }
+        httpPort = try Self.number(string("METRIKA_HTTP_PORT"), "METRIKA_HTTP_PORT", 0...65_535) ?? httpPort
+        if let token = string("METRIKA_HTTP_TOKEN") {
+            guard token.count >= 16, token.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) }) else {
+                throw ConfigurationError("METRIKA_HTTP_TOKEN must be at least 16 printable ASCII characters without spaces, e.g. the output of 'openssl rand -hex 32'")
+            }
+            httpToken = token
+        }
+        readyOutboxLagSeconds = try Self.number(string("METRIKA_READY_OUTBOX_LAG_SECONDS"), "METRIKA_READY_OUTBOX_LAG_SECONDS",
+                                                1...86_400) ?? readyOutboxLagSeconds
     }
 
     private static func readFile(_ path: String) throws(ConfigurationError) -> [String: String] {

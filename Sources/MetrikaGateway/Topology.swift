@@ -32,8 +32,16 @@ public struct Topology: Sendable {
     /// The delay queue for a message of `queue` that failed for the `attempt`-th time (1-based); the
     /// last level repeats.
     public func delayQueue(for queue: String, attempt: Int) -> String {
-        let delay = retryDelays[min(max(attempt, 1), retryDelays.count) - 1]
-        return "\(queue).retry.\(delay)s"
+        delayQueueName(for: queue, delay: retryDelays[min(max(attempt, 1), retryDelays.count) - 1])
+    }
+
+    /// Every delay queue of an input queue: `<retry prefix><queue>.<N>s`, e.g. `metrika.retry.metrika.rs.5s`.
+    public func delayQueues(for queue: String) -> [(name: String, delay: Int)] {
+        retryDelays.map { (delayQueueName(for: queue, delay: $0), $0) }
+    }
+
+    private func delayQueueName(for queue: String, delay: Int) -> String {
+        "\(names.retryQueuePrefix)\(queue).\(delay)s"
     }
 
     /// The gateway's input queues with the exchange and routing keys each is bound to (an empty exchange:
@@ -86,8 +94,8 @@ public struct Topology: Sendable {
                 try connection.bindQueue(input.queue, exchange: input.exchange, routingKey: key)
             }
             // Delay queues: a message waits there for its TTL, then returns to its input queue.
-            for delay in retryDelays {
-                try connection.declareQueue("\(input.queue).retry.\(delay)s", arguments: [
+            for (name, delay) in delayQueues(for: input.queue) {
+                try connection.declareQueue(name, arguments: [
                     ("x-queue-type", .string("classic")),
                     ("x-message-ttl", .int64(Int64(delay) * 1000)),
                     ("x-dead-letter-exchange", .string("")),

@@ -71,7 +71,7 @@ public final class TestGateway {
         try? client.deleteQueue(names.deadQueue)
         for input in gateway.topology.inputs {
             try? client.deleteQueue(input.queue)
-            for delay in configuration.retryDelays { try? client.deleteQueue("\(input.queue).retry.\(delay)s") }
+            for delayQueue in gateway.topology.delayQueues(for: input.queue) { try? client.deleteQueue(delayQueue.name) }
         }
         for exchange in [names.rsExchange, names.telephonyExchange, names.commandsExchange, names.eventsExchange, names.freeswitchExchange] {
             try? client.deleteExchange(exchange)
