@@ -10,6 +10,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CRabbitMQ", path: "Sources/CRabbitMQ", pkgConfig: "librabbitmq"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
+        .systemLibrary(name: "CMicroHTTPD", path: "Sources/CMicroHTTPD", pkgConfig: "libmicrohttpd"),
         .target(name: "MetrikaDomain"),
         .target(name: "MetrikaStore", dependencies: ["CSQLite", "MetrikaDomain"]),
         .target(name: "MetrikaAMQP", dependencies: ["CRabbitMQ"]),
@@ -19,16 +20,19 @@ let package = Package(
             resources: [.copy("Resources/catalog.json")]
         ),
         .target(name: "MetrikaReports", dependencies: ["MetrikaDomain", "MetrikaStore"]),
-        .executableTarget(name: "metrika", dependencies: ["MetrikaGateway", "MetrikaReports"]),
+        .target(name: "MetrikaHTTP", dependencies: ["CMicroHTTPD", "MetrikaDomain", "MetrikaStore", "MetrikaGateway", "MetrikaReports"]),
+        .executableTarget(name: "metrika", dependencies: ["MetrikaGateway", "MetrikaReports", "MetrikaHTTP"]),
+        .executableTarget(name: "metrika-bench", dependencies: ["MetrikaAMQP", "MetrikaDomain"], path: "Sources/MetrikaBench"),
         .target(
             name: "MetrikaTestSupport",
             dependencies: ["MetrikaAMQP", "MetrikaGateway", "MetrikaStore", "MetrikaDomain"],
             path: "Tests/MetrikaTestSupport"
         ),
-        .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain"]),
+        .target(name: "ContractSupport", path: "Tests/ContractSupport"),
+        .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain", "ContractSupport"]),
         .testTarget(
             name: "MetrikaIntegrationTests",
-            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaReports", "MetrikaTestSupport"]
+            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaReports", "MetrikaHTTP", "MetrikaTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -16,29 +16,24 @@ final class InboundConsumer: Sendable {
     private let logger: Logger
     private let stop: StopSignal
     private let status: GatewayStatus
+    private let metrics: GatewayMetrics
     private let outboxChanged: @Sendable () -> Void
 
     init(configuration: GatewayConfiguration, topology: Topology, desk: TicketDesk, logger: Logger, stop: StopSignal,
-         status: GatewayStatus, outboxChanged: @escaping @Sendable () -> Void) {
+         status: GatewayStatus, metrics: GatewayMetrics, outboxChanged: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.topology = topology
         self.desk = desk
         self.logger = logger
         self.stop = stop
         self.status = status
+        self.metrics = metrics
         self.outboxChanged = outboxChanged
     }
 
     /// Runs until stopped. Owns the store it opens.
     func run() {
-        let store: GatewayStore
-        do {
-            store = try GatewayStore(path: configuration.databasePath, busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds))
-        } catch {
-            logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
-            status.fail("cannot open the database \(configuration.databasePath): \(error.description)")
-            return
-        }
+        guard let store = GatewayStore.openForThread(configuration, logger: logger, status: status) else { return }
         defer { store.close() }
         let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, topology: topology,
                                          pbx: configuration.pbx, logger: logger)
@@ -48,6 +43,7 @@ final class InboundConsumer: Sendable {
             do {
                 let connection = try connect()
                 connected = true
+                metrics.recordConnected(.consumer)
                 backoff.reset()
                 status.set(consuming: true)
                 defer { status.set(consuming: false) }
@@ -104,6 +100,7 @@ final class InboundConsumer: Sendable {
                 tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
+            let arrived = ContinuousClock.now
             var batch = [first]
             let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
             while batch.count < configuration.prefetch {
@@ -111,9 +108,11 @@ final class InboundConsumer: Sendable {
                 guard let next = try connection.nextDelivery(timeoutMilliseconds: remaining) else { break }
                 batch.append(next)
             }
+            metrics.recordReceived(batch.map(\.consumerTag))
             try commit(batch, processor, store, connection)
             configuration.failPoint.reach(.afterCommit)
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
+            metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
             status.recordConsumed(batch.count)
             outboxChanged()
         }
@@ -160,6 +159,7 @@ final class InboundConsumer: Sendable {
                     return outcomes
                 }
                 tally.record(outcomes)
+                metrics.recordApplied(zip(batch, outcomes).map { (queue: $0.consumerTag, outcome: $1) })
                 return
             } catch {
                 attempt += 1
@@ -194,10 +194,12 @@ final class InboundConsumer: Sendable {
             try connection.enableConfirms()
             var last: UInt64 = 0
             var parked = 0
+            var postponed: [(queue: String, parked: Bool)] = []
             for delivery in batch {
                 let attempts = Int(delivery.headers["x-metrika-attempts"]?.integer ?? 0) + 1
                 let park = attempts >= configuration.retryAttempts
                 if park { parked += 1 }
+                postponed.append((queue: delivery.consumerTag, parked: park))
                 let target = park ? configuration.names.deadQueue : topology.delayQueue(for: delivery.consumerTag, attempt: attempts)
                 let headers: [(String, AMQPFieldValue)] = [
                     ("x-metrika-attempts", .int64(Int64(attempts))),
@@ -213,6 +215,7 @@ final class InboundConsumer: Sendable {
                     contentType: delivery.contentType ?? "application/json", headers: headers))
             }
             try waitForAllConfirms(upTo: last, on: connection)
+            metrics.recordPostponed(postponed)
             connection.close()
             logger.warning("batch postponed to the delay queues", ["count": String(batch.count - parked), "parked": String(parked),
                                                                    "error": String(reason.prefix(300))])

@@ -13,30 +13,26 @@ final class OutboxPublisher: Sendable {
     private let logger: Logger
     private let stop: StopSignal
     private let status: GatewayStatus
+    private let metrics: GatewayMetrics
     private let wake: WakeSignal
     /// Rows published per round before waiting for their confirms.
     private let windowSize = 1000
     /// How long to wait for the confirms of one round before giving up on the connection.
     private let confirmTimeout: TimeInterval = 30
 
-    init(configuration: GatewayConfiguration, logger: Logger, stop: StopSignal, status: GatewayStatus, wake: WakeSignal) {
+    init(configuration: GatewayConfiguration, logger: Logger, stop: StopSignal, status: GatewayStatus, metrics: GatewayMetrics,
+         wake: WakeSignal) {
         self.configuration = configuration
         self.logger = logger
         self.stop = stop
         self.status = status
+        self.metrics = metrics
         self.wake = wake
     }
 
     /// Runs until stopped, then drains what is owed for at most `drainSeconds`.
     func run(drainSeconds: Double) {
-        let store: GatewayStore
-        do {
-            store = try GatewayStore(path: configuration.databasePath, busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds))
-        } catch {
-            logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
-            status.fail("cannot open the database \(configuration.databasePath): \(error.description)")
-            return
-        }
+        guard let store = GatewayStore.openForThread(configuration, logger: logger, status: status) else { return }
         defer { store.close() }
         var backoff = Backoff()
         var drainDeadline: Date?
@@ -51,6 +47,7 @@ final class OutboxPublisher: Sendable {
                     url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
                     connectionName: "metrika-publisher"))
                 connected = true
+                metrics.recordConnected(.publisher)
                 backoff.reset()
                 status.set(publishing: true)
                 defer { status.set(publishing: false) }
@@ -139,6 +136,7 @@ final class OutboxPublisher: Sendable {
             outstanding[sequence] = message.seq
         }
         configuration.failPoint.reach(.afterPublish)
+        let written = ContinuousClock.now
         var acked: [Int64] = []
         var nacked = 0
         let deadline = Date(timeIntervalSinceNow: confirmTimeout)
@@ -148,10 +146,14 @@ final class OutboxPublisher: Sendable {
             }
             for confirm in try connection.waitForConfirms(timeoutMilliseconds: 1000) {
                 let tags = confirm.multiple ? outstanding.keys.filter { $0 <= confirm.deliveryTag } : [confirm.deliveryTag]
+                let waiting = outstanding.count
                 for tag in tags {
                     guard let seq = outstanding.removeValue(forKey: tag) else { continue }
                     if confirm.acknowledged { acked.append(seq) } else { nacked += 1 }
                 }
+                let answered = waiting - outstanding.count
+                metrics.recordConfirms(acknowledged: confirm.acknowledged ? answered : 0, refused: confirm.acknowledged ? 0 : answered,
+                                       after: written.duration(to: .now))
             }
         }
         if nacked > 0 {

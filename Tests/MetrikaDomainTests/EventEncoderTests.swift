@@ -1,3 +1,4 @@
+import ContractSupport
 import Foundation
 import Testing
 @testable import MetrikaDomain
@@ -333,28 +334,9 @@ struct EventEncoderTests {
 
 /// Runs `contracts/validate.py --by-type` on documents, one per line.
 enum SchemaValidator {
-    static let python = "/usr/bin/python3"
-
     static func validate(_ documents: [Data]) throws -> (status: Int32, output: String) {
-        try #require(FileManager.default.isExecutableFile(atPath: python), "\(python) is needed to check events against the schemas")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Fixture.repositoryRoot.appendingPathComponent("contracts/validate.py").path, "--by-type"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        var stream = Data()
-        for document in documents {
-            stream.append(document)
-            stream.append(UInt8(ascii: "\n"))
-        }
-        try input.fileHandleForWriting.write(contentsOf: stream)
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try #require(FileManager.default.isExecutableFile(atPath: ContractValidator.python),
+                     "\(ContractValidator.python) is needed to check events against the schemas")
+        return try ContractValidator.validate(documents)
     }
 }

@@ -1,3 +1,4 @@
+import ContractSupport
 import Foundation
 import MetrikaAMQP
 import MetrikaTestSupport
@@ -6,27 +7,8 @@ import Testing
 /// What the gateway really emits validates against the JSON Schemas in `contracts/`.
 @Suite(.serialized)
 struct ContractTests {
-    /// Validates JSON documents (one per line) with `contracts/validate.py`; returns its output and exit code.
     static func validate(_ documents: [Data], arguments: [String] = ["--by-type"]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [repositoryRoot.appendingPathComponent("contracts/validate.py").path] + arguments
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        var stream = Data()
-        for document in documents {
-            stream.append(document)
-            stream.append(UInt8(ascii: "\n"))
-        }
-        input.fileHandleForWriting.write(stream)
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        try ContractValidator.validate(documents, arguments: arguments)
     }
 
     @Test func everyEventTheGatewayEmitsValidatesAgainstItsSchema() throws {

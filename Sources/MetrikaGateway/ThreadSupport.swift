@@ -1,4 +1,5 @@
 import Foundation
+import MetrikaStore
 
 /// Capped exponential back-off with full jitter, for reconnects and retried commits.
 struct Backoff {
@@ -50,5 +51,20 @@ final class StopSignal: Sendable {
         let deadline = Date(timeIntervalSinceNow: seconds)
         while !stopped, condition.wait(until: deadline) {}
         return stopped
+    }
+}
+
+extension GatewayStore {
+    /// Opens the gateway's database for one of its threads; on failure logs it, marks the gateway
+    /// failed and returns nil.
+    static func openForThread(_ configuration: GatewayConfiguration, logger: Logger, status: GatewayStatus) -> GatewayStore? {
+        do {
+            return try GatewayStore(path: configuration.databasePath,
+                                    busyTimeoutMilliseconds: Int32(configuration.databaseBusyTimeoutMilliseconds))
+        } catch {
+            logger.error("cannot open the database", ["path": configuration.databasePath, "error": error.description])
+            status.fail("cannot open the database \(configuration.databasePath): \(error.description)")
+            return nil
+        }
     }
 }
