@@ -64,10 +64,11 @@ public struct MessageDecoder: Sendable {
         decoder.userInfo[.inputLimits] = limits
         let message: InboundMessage
         do {
-            let head = try decoder.decode(TypeHead.self, from: body)
-            message = try decodeBody(of: head.type, body, decoder)
+            message = try inbound(decoder.decode(RawMessage.self, from: body))
         } catch let error as InboundError {
             throw error
+        } catch let error as UnknownType {
+            throw InboundError(.unknownType, "unknown message type '\(error.type.prefix(limits.maxShortText))'")
         } catch let error as DecodingError {
             throw MessageDecoder.describe(error)
         } catch {
@@ -80,16 +81,15 @@ public struct MessageDecoder: Sendable {
         return message
     }
 
-    private func decodeBody(of type: String, _ body: Data, _ decoder: JSONDecoder) throws -> InboundMessage {
-        switch type {
-        case "subscriber.updated": return .subscriberUpdated(try subscriberUpdated(decoder.decode(RawSubscriberUpdated.self, from: body)))
-        case "call.answered": return .callAnswered(try decoder.decode(RawCallAnswered.self, from: body).value)
-        case "call.ended": return .callEnded(try decoder.decode(RawCallEnded.self, from: body).value)
-        case "ticket.create": return .ticketCreate(try decoder.decode(RawTicketCreate.self, from: body).value)
-        case "ticket.save": return .ticketSave(try decoder.decode(RawTicketSave.self, from: body).value)
-        case "ticket.edit": return .ticketEdit(try decoder.decode(RawTicketEdit.self, from: body).value)
-        default:
-            throw InboundError(.unknownType, "unknown message type '\(type.prefix(limits.maxShortText))'")
+    /// One parse of the body: `RawMessage` reads `type` and then the matching shape from the same tree.
+    private func inbound(_ raw: RawMessage) throws(InboundError) -> InboundMessage {
+        switch raw {
+        case let .subscriberUpdated(update): .subscriberUpdated(try subscriberUpdated(update))
+        case let .callAnswered(event): .callAnswered(event.value)
+        case let .callEnded(event): .callEnded(event.value)
+        case let .ticketCreate(command): .ticketCreate(command.value)
+        case let .ticketSave(command): .ticketSave(command.value)
+        case let .ticketEdit(command): .ticketEdit(command.value)
         }
     }
 
@@ -148,8 +148,32 @@ extension CodingUserInfoKey {
 
 // MARK: - Raw shapes of the wire formats
 
-private struct TypeHead: Decodable {
+/// A body whose `type` names no message the gateway knows.
+private struct UnknownType: Error {
     let type: String
+}
+
+/// Any inbound message, dispatched on its `type` field within one decode.
+private enum RawMessage: Decodable {
+    case subscriberUpdated(RawSubscriberUpdated)
+    case callAnswered(RawCallAnswered)
+    case callEnded(RawCallEnded)
+    case ticketCreate(RawTicketCreate)
+    case ticketSave(RawTicketSave)
+    case ticketEdit(RawTicketEdit)
+
+    init(from decoder: Decoder) throws {
+        let type = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .type)
+        switch type {
+        case "subscriber.updated": self = .subscriberUpdated(try RawSubscriberUpdated(from: decoder))
+        case "call.answered": self = .callAnswered(try RawCallAnswered(from: decoder))
+        case "call.ended": self = .callEnded(try RawCallEnded(from: decoder))
+        case "ticket.create": self = .ticketCreate(try RawTicketCreate(from: decoder))
+        case "ticket.save": self = .ticketSave(try RawTicketSave(from: decoder))
+        case "ticket.edit": self = .ticketEdit(try RawTicketEdit(from: decoder))
+        default: throw UnknownType(type: type)
+        }
+    }
 }
 
 private extension KeyedDecodingContainer {
