@@ -29,10 +29,10 @@ let package = Package(
             path: "Tests/MetrikaTestSupport"
         ),
         .target(name: "ContractSupport", path: "Tests/ContractSupport"),
-        .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain", "ContractSupport"]),
+        .testTarget(name: "MetrikaDomainTests", dependencies: ["MetrikaDomain", "ContractSupport"], exclude: ["Samples"]),
         .testTarget(
             name: "MetrikaIntegrationTests",
-            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaReports", "MetrikaHTTP", "MetrikaTestSupport"]
+            dependencies: ["MetrikaGateway", "MetrikaStore", "MetrikaAMQP", "MetrikaReports", "MetrikaHTTP", "MetrikaTestSupport", "ContractSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -29,6 +29,7 @@ public struct CatalogSuggestion: Sendable, Equatable {
     /// The title or synonym that matched, as written in the catalog.
     public let matchedName: String
 
+    /// `entry`, offered because `matchedName` matched as `kind`.
     public init(entry: CatalogEntry, kind: CatalogMatchKind, matchedName: String) {
         self.entry = entry
         self.kind = kind
