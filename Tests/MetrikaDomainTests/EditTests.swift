@@ -48,6 +48,35 @@ struct EditTests {
         }
     }
 
+    @Test("From the RS card 47:59 after creation is inside the window and 48:01 is outside")
+    func rsCardBoundaryMinutes() throws {
+        let ticket = try savedTicket()
+        #expect(throws: Never.self) { try window.check(ticket, via: .rsCard, by: "op.sidorov", at: createdAt.addingTimeInterval(47 * 3600 + 59 * 60)) }
+        #expect(throws: CommandRejection.self) { try window.check(ticket, via: .rsCard, by: "op.sidorov", at: createdAt.addingTimeInterval(48 * 3600 + 60)) }
+    }
+
+    @Test("In a zone with daylight saving the month still ends at local midnight")
+    func berlinMonthEndAcrossTheOctoberSwitchOver() throws {
+        let berlin = TimeZone(identifier: "Europe/Berlin")!
+        let berlinWindow = EditWindow(zone: berlin)
+        // 25 October 2026 03:00 CEST becomes 02:00 CET; a ticket created that day belongs to October.
+        let created = try Fixture.instant("2026-10-25T02:30:00+01:00")
+        let ticket = try savedTicket(at: created)
+        let deadline = berlinWindow.deadline(for: ticket, via: .callbackList)
+        #expect(RFC3339.format(deadline, in: berlin) == "2026-11-01T00:00:00.000+01:00")
+        #expect(RFC3339.format(deadline, in: .gmt) == "2026-10-31T23:00:00.000+00:00")
+        // March: the month of the spring switch-over ends at local midnight in summer time.
+        let spring = try savedTicket(at: try Fixture.instant("2026-03-29T01:30:00+01:00"))
+        #expect(RFC3339.format(berlinWindow.deadline(for: spring, via: .myTickets), in: berlin) == "2026-04-01T00:00:00.000+02:00")
+    }
+
+    @Test("A ticket created at 23:59 on the last day of a month may be edited from the list for one minute")
+    func createdOneMinuteBeforeMonthEnd() throws {
+        let ticket = try savedTicket(at: try Fixture.instant("2026-11-30T23:59:00+03:00"))
+        #expect(throws: Never.self) { try window.check(ticket, via: .callbackList, by: "op.sidorov", at: try Fixture.instant("2026-11-30T23:59:59+03:00")) }
+        #expect(throws: CommandRejection.self) { try window.check(ticket, via: .callbackList, by: "op.sidorov", at: try Fixture.instant("2026-12-01T00:00:00+03:00")) }
+    }
+
     @Test("From the callback list a ticket can be edited by anyone until the end of its month in Moscow")
     func callbackListWindowEndsAtMoscowMonthEnd() throws {
         let lateOnNewYearsEve = try Fixture.instant("2026-12-31T23:30:00+03:00")
