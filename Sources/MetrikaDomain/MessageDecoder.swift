@@ -54,12 +54,17 @@ public struct MessageDecoder: Sendable {
         self.limits = limits
     }
 
-    /// Decodes one body. `amqpMessageID`, when the publisher set one, must equal the body id.
-    public func decode(_ body: Data, amqpMessageID: String? = nil) throws(InboundError) -> InboundMessage {
+    /// Refuses an empty body or one over `limits.maxBodyBytes` (for every inbound format, PBX ones too).
+    public func checkSize(of body: Data) throws(InboundError) {
         guard !body.isEmpty else { throw InboundError(.emptyBody, "the body is empty") }
         guard body.count <= limits.maxBodyBytes else {
             throw InboundError(.bodyTooLarge, "the body has \(body.count) bytes; the limit is \(limits.maxBodyBytes)")
         }
+    }
+
+    /// Decodes one body. `amqpMessageID`, when the publisher set one, must equal the body id.
+    public func decode(_ body: Data, amqpMessageID: String? = nil) throws(InboundError) -> InboundMessage {
+        try checkSize(of: body)
         let decoder = JSONDecoder()
         decoder.userInfo[.inputLimits] = limits
         let message: InboundMessage

@@ -55,7 +55,6 @@ public final class MessageProcessor {
     private let names: TopologyNames
     private let topology: Topology
     private let pbx: PBXSettings
-    private let limits: InputLimits
     private let logger: Logger
     private let clock: @Sendable () -> Date
     private var now = Date()
@@ -71,7 +70,6 @@ public final class MessageProcessor {
         self.names = topology.names
         self.topology = topology
         self.pbx = pbx
-        self.limits = limits
         self.logger = logger
         self.clock = clock
     }
@@ -124,9 +122,10 @@ public final class MessageProcessor {
     /// Applies one message of a PBX's own format (Asterisk CDR/CEL, FreeSWITCH): deduplicated on a key
     /// derived from its content, since these PBXs set no `message_id`.
     private func processPBX(_ envelope: InboundEnvelope, _ feed: PBXFeed) throws(StoreError) -> ProcessingOutcome {
-        guard !envelope.body.isEmpty else { return try deadLetter(envelope, InboundError(.emptyBody, "the body is empty"), messageID: nil) }
-        guard envelope.body.count <= limits.maxBodyBytes else {
-            return try deadLetter(envelope, InboundError(.bodyTooLarge, "the body has \(envelope.body.count) bytes; the limit is \(limits.maxBodyBytes)"), messageID: nil)
+        do {
+            try decoder.checkSize(of: envelope.body)
+        } catch {
+            return try deadLetter(envelope, error, messageID: nil)
         }
         guard let json = PBXJSON.parse([UInt8](envelope.body)) else {
             return try deadLetter(envelope, InboundError(.notJSON, "the body is not valid UTF-8 JSON"), messageID: nil)
