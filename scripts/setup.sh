@@ -4,7 +4,7 @@
 # Idempotent; safe to run on every start. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(rabbitmq-server librabbitmq-dev libsqlite3-dev sqlite3 amqp-tools python3 python3-jsonschema python3-yaml tzdata ca-certificates)
+packages=(rabbitmq-server librabbitmq-dev libsqlite3-dev libmicrohttpd-dev chromium sqlite3 amqp-tools python3 python3-jsonschema python3-yaml tzdata ca-certificates)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -17,6 +17,10 @@ public final class GatewayStatus: Sendable {
 
     /// Both connections are up.
     public var isReady: Bool { state.withLock { $0.consuming && $0.publishing } }
+    /// The consuming connection is up.
+    public var isConsuming: Bool { state.withLock { $0.consuming } }
+    /// The publishing connection is up.
+    public var isPublishing: Bool { state.withLock { $0.publishing } }
     /// Messages consumed and committed since start.
     public var consumedCount: Int { state.withLock { $0.consumed } }
     /// Outbox messages confirmed by the broker since start.
@@ -36,6 +40,8 @@ public final class Gateway: Sendable {
     public let configuration: GatewayConfiguration
     /// Live status for readiness checks and tests.
     public let status = GatewayStatus()
+    /// Message, outbox and connection counts for `/metrics`.
+    public let metrics = GatewayMetrics()
     private let desk: TicketDesk
     private let logger: Logger
     private let stopSignal = StopSignal()
@@ -66,8 +72,9 @@ public final class Gateway: Sendable {
         logger.info("gateway starting", ["broker": configuration.amqpURL.description, "database": configuration.databasePath,
                                          "time_zone": configuration.timeZone.identifier, "prefetch": String(configuration.prefetch)])
         let consumer = InboundConsumer(configuration: configuration, topology: topology, desk: desk, logger: logger,
-                                       stop: stopSignal, status: status, outboxChanged: { [wake] in wake.signal() })
-        let publisher = OutboxPublisher(configuration: configuration, logger: logger, stop: stopSignal, status: status, wake: wake)
+                                       stop: stopSignal, status: status, metrics: metrics, outboxChanged: { [wake] in wake.signal() })
+        let publisher = OutboxPublisher(configuration: configuration, logger: logger, stop: stopSignal, status: status,
+                                        metrics: metrics, wake: wake)
         spawn("metrika-consumer") { consumer.run() }
         spawn("metrika-publisher") { publisher.run(drainSeconds: 5) }
     }

@@ -98,6 +98,21 @@ public final class GatewayStore {
         }
     }
 
+    /// Opens the gateway's existing database at `path` read-only, for views and metrics beside the
+    /// gateway's writer. Refuses a database whose schema is older than this build's.
+    public init(readingPath path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        connection = try SQLiteConnection(readingPath: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        do throws(StoreError) {
+            let applied = try connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") { $0.int(0) }.first ?? 0
+            guard applied >= Int64(Schema.migrations.count) else {
+                throw StoreError(code: 1, message: "the database '\(path)' has schema version \(applied) but this build reads version \(Schema.migrations.count); start the gateway once to migrate it")
+            }
+        } catch {
+            connection.close()
+            throw error
+        }
+    }
+
     /// Closes the connection; call on the owning thread.
     public func close() { connection.close() }
 

@@ -73,6 +73,21 @@ public final class SQLiteConnection {
         }
     }
 
+    /// Opens the existing database at `path` for reading only; never creates it. Writes fail with
+    /// `SQLITE_READONLY`; in WAL mode readers neither block the writer nor wait for it.
+    public init(readingPath path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        var db: OpaquePointer?
+        let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        guard status == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(db)
+            throw StoreError(code: status, message: "cannot open database '\(path)' for reading: \(message)")
+        }
+        handle = db
+        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
+        sqlite3_extended_result_codes(db, 1)
+    }
+
     deinit {
         assert(handle == nil, "SQLiteConnection deallocated without close()")
     }
