@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Prepares a Debian 12 machine for building, running and testing Metrika gateway:
+# Prepares a Debian 12 machine for building and running Metrika gateway (and, with --for-tests, testing it):
 # installs the missing Debian packages and starts a local RabbitMQ when none answers.
 # Idempotent; safe to run on every start. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-packages=(rabbitmq-server librabbitmq-dev libsqlite3-dev libmicrohttpd-dev chromium sqlite3 amqp-tools python3 python3-jsonschema python3-yaml tzdata ca-certificates)
+# What building and running the gateway needs.
+packages=(rabbitmq-server librabbitmq-dev libsqlite3-dev libmicrohttpd-dev sqlite3 amqp-tools tzdata ca-certificates curl)
+# What the tests need besides: schema validation, the fault-injection suite, the browser test.
+if [ "${1:-}" = "--for-tests" ]; then
+  packages+=(python3 python3-jsonschema python3-yaml python3-pika chromium openssl)
+fi
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
