@@ -19,6 +19,8 @@ struct RunWorld: Sendable {
     var telephonyQueue: String { prefix + "metrika.telephony" }
     var commandsQueue: String { prefix + "metrika.commands" }
     var deadQueue: String { prefix + "metrika.dead" }
+    /// Start of the gateway's delay queues' names in this world.
+    var retryQueuePrefix: String { prefix + "metrika.retry." }
     /// The bench's queue bound to the events exchange.
     var observerQueue: String { prefix + "bench.events" }
     /// The raw relay's input and output queues.
@@ -43,19 +45,20 @@ struct RunWorld: Sendable {
             "METRIKA_QUEUE_TELEPHONY": telephonyQueue,
             "METRIKA_QUEUE_COMMANDS": commandsQueue,
             "METRIKA_QUEUE_DEAD": deadQueue,
+            "METRIKA_RETRY_QUEUE_PREFIX": retryQueuePrefix,
         ]
     }
 
     /// Deletes every queue and exchange of the run, best effort: a failure is reported on stderr and does
-    /// not fail the run. That includes the gateway's delay queues, named `metrika.retry.<queue>.<n>s`
-    /// (no `METRIKA_*` key renames their prefix) for each of `METRIKA_RETRY_DELAYS` (default 1,5,30,120).
+    /// not fail the run. That includes the gateway's delay queues, named `<retry prefix><queue>.<n>s`
+    /// for each of `METRIKA_RETRY_DELAYS` (default 1,5,30,120).
     func removeBrokerObjects(_ broker: Broker) {
         let inputs = [rsQueue, telephonyQueue, commandsQueue]
         let delays = ProcessInfo.processInfo.environment["METRIKA_RETRY_DELAYS"].map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         } ?? ["1", "5", "30", "120"]
         let queues = inputs + [deadQueue, observerQueue, relaySource, relaySink]
-            + inputs.flatMap { input in delays.map { "metrika.retry.\(input).\($0)s" } }
+            + inputs.flatMap { input in delays.map { "\(retryQueuePrefix)\(input).\($0)s" } }
         do {
             try broker.withConnection("cleanup") { connection in
                 for queue in queues { try connection.deleteQueue(queue) }

@@ -20,7 +20,8 @@ public struct TopologyNames: Sendable, Equatable {
     public var commandsQueue = "metrika.commands"
     /// `METRIKA_QUEUE_DEAD`, default `metrika.dead`.
     public var deadQueue = "metrika.dead"
-    /// Start of the delay queues' names (`metrika.retry.`): `metrika.retry.<input queue>.<N>s`.
+    /// `METRIKA_RETRY_QUEUE_PREFIX`, default `metrika.retry.`: start of the delay queues' names,
+    /// `<prefix><input queue>.<N>s`.
     public var retryQueuePrefix = "metrika.retry."
     /// `METRIKA_ASTERISK_CDR_QUEUE`, default `asterisk_cdr` (cdr_amqp publishes to the default exchange
     /// with this routing key and declares nothing: the gateway declares the queue).
@@ -155,6 +156,7 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_PBX_OPERATORS", "extension=login pairs, e.g. 101=op.ivanov,102=op.petrova"),
         ("METRIKA_ASTERISK_QUIET_SECONDS", "60"),
         ("METRIKA_ASTERISK_CEL_GRACE_SECONDS", "2"),
+        ("METRIKA_RETRY_QUEUE_PREFIX", "metrika.retry. (delay queues: <prefix><input queue>.<N>s)"),
         ("METRIKA_RETRY_DELAYS", "1,5,30,120 (seconds, one delay queue each)"),
         ("METRIKA_RETRY_ATTEMPTS", "5"),
         ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
@@ -227,6 +229,7 @@ public struct GatewayConfiguration: Sendable {
         names.telephonyQueue = string("METRIKA_QUEUE_TELEPHONY") ?? names.telephonyQueue
         names.commandsQueue = string("METRIKA_QUEUE_COMMANDS") ?? names.commandsQueue
         names.deadQueue = string("METRIKA_QUEUE_DEAD") ?? names.deadQueue
+        names.retryQueuePrefix = string("METRIKA_RETRY_QUEUE_PREFIX") ?? names.retryQueuePrefix
         names.asteriskCDRQueue = string("METRIKA_ASTERISK_CDR_QUEUE") ?? names.asteriskCDRQueue
         names.asteriskCELQueue = string("METRIKA_ASTERISK_CEL_QUEUE") ?? names.asteriskCELQueue
         names.freeswitchExchange = string("METRIKA_FREESWITCH_EXCHANGE") ?? names.freeswitchExchange
