@@ -46,6 +46,7 @@ public final class Gateway: Sendable {
     private let logger: Logger
     private let stopSignal = StopSignal()
     private let wake = WakeSignal()
+    private let ledger = OutboxLedger()
     private let threads = DispatchGroup()
 
     /// Prepares the gateway; loads the catalog. Nothing connects until `start()`.
@@ -72,9 +73,10 @@ public final class Gateway: Sendable {
         logger.info("gateway starting", ["broker": configuration.amqpURL.description, "database": configuration.databasePath,
                                          "time_zone": configuration.timeZone.identifier, "prefetch": String(configuration.prefetch)])
         let consumer = InboundConsumer(configuration: configuration, topology: topology, desk: desk, logger: logger,
-                                       stop: stopSignal, status: status, metrics: metrics, outboxChanged: { [wake] in wake.signal() })
+                                       stop: stopSignal, status: status, metrics: metrics, ledger: ledger,
+                                       outboxChanged: { [wake] in wake.signal() })
         let publisher = OutboxPublisher(configuration: configuration, logger: logger, stop: stopSignal, status: status,
-                                        metrics: metrics, wake: wake)
+                                        metrics: metrics, wake: wake, ledger: ledger)
         spawn("metrika-consumer") { consumer.run() }
         spawn("metrika-publisher") { publisher.run(drainSeconds: 5) }
     }

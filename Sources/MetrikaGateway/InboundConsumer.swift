@@ -17,10 +17,12 @@ final class InboundConsumer: Sendable {
     private let stop: StopSignal
     private let status: GatewayStatus
     private let metrics: GatewayMetrics
+    /// Outbox rows the publisher got confirmed; this thread deletes them, so only it writes the database.
+    private let ledger: OutboxLedger
     private let outboxChanged: @Sendable () -> Void
 
     init(configuration: GatewayConfiguration, topology: Topology, desk: TicketDesk, logger: Logger, stop: StopSignal,
-         status: GatewayStatus, metrics: GatewayMetrics, outboxChanged: @escaping @Sendable () -> Void) {
+         status: GatewayStatus, metrics: GatewayMetrics, ledger: OutboxLedger, outboxChanged: @escaping @Sendable () -> Void) {
         self.configuration = configuration
         self.topology = topology
         self.desk = desk
@@ -28,6 +30,7 @@ final class InboundConsumer: Sendable {
         self.stop = stop
         self.status = status
         self.metrics = metrics
+        self.ledger = ledger
         self.outboxChanged = outboxChanged
     }
 
@@ -99,7 +102,10 @@ final class InboundConsumer: Sendable {
                 decidePendingPBXCalls(processor, store)
                 tally.logIfDue(logger)
             }
-            guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else { continue }
+            guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else {
+                deleteConfirmedEvents(store)
+                continue
+            }
             let arrived = ContinuousClock.now
             var batch = [first]
             let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
@@ -115,6 +121,19 @@ final class InboundConsumer: Sendable {
             metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
             status.recordConsumed(batch.count)
             outboxChanged()
+        }
+    }
+
+    /// Deletes the outbox rows the broker confirmed, when no batch came to do it on the way.
+    private func deleteConfirmedEvents(_ store: GatewayStore) {
+        let confirmed = ledger.takeConfirmed()
+        guard !confirmed.isEmpty else { return }
+        do {
+            try store.transaction { try store.deleteConfirmed(seqs: confirmed) }
+            ledger.markDeleted(confirmed)
+        } catch {
+            ledger.restore(confirmed)
+            logger.warning("cannot delete confirmed events; trying again", ["error": "\(error)"])
         }
     }
 
@@ -152,16 +171,20 @@ final class InboundConsumer: Sendable {
         var backoff = Backoff(initial: 0.05, cap: 1)
         var attempt = 0
         while true {
+            let confirmed = ledger.takeConfirmed()
             do {
                 let outcomes = try store.transaction {
                     let outcomes = try batch.map { try processor.process(envelope($0)) }
+                    try store.deleteConfirmed(seqs: confirmed)
                     configuration.failPoint.reach(.beforeCommit)
                     return outcomes
                 }
+                ledger.markDeleted(confirmed)
                 tally.record(outcomes)
                 metrics.recordApplied(zip(batch, outcomes).map { (queue: $0.consumerTag, outcome: $1) })
                 return
             } catch {
+                ledger.restore(confirmed)
                 attempt += 1
                 if attempt >= inPlaceAttempts {
                     try postpone(batch, because: "\(error)")

@@ -5,9 +5,11 @@ import Synchronization
 
 /// The publishing side of the gateway, on its own thread with its own connection and database handle.
 ///
-/// It publishes outbox rows in order with publisher confirms and deletes a row only after the broker
-/// confirmed it. After a reconnect it republishes everything unconfirmed with the same `message_id`
-/// and body, so consumers may see a duplicate but never a loss.
+/// It streams outbox rows in order with publisher confirms (up to `windowSize` unconfirmed at a time)
+/// and hands the confirmed rows to the consumer thread through `OutboxLedger`; the consumer deletes them
+/// in its next transaction, so that one thread writes the database while the gateway runs. After a
+/// reconnect or a restart everything not yet deleted is published again with the same `message_id` and
+/// body: consumers may see a duplicate, never a loss.
 final class OutboxPublisher: Sendable {
     private let configuration: GatewayConfiguration
     private let logger: Logger
@@ -15,31 +17,37 @@ final class OutboxPublisher: Sendable {
     private let status: GatewayStatus
     private let metrics: GatewayMetrics
     private let wake: WakeSignal
-    /// Rows published per round before waiting for their confirms.
-    private let windowSize = 1000
-    /// How long to wait for the confirms of one round before giving up on the connection.
+    private let ledger: OutboxLedger
+    /// Most rows published and not yet confirmed.
+    private let windowSize = 2000
+    /// How long confirms may stall while some are owed before the connection is given up.
     private let confirmTimeout: TimeInterval = 30
 
     init(configuration: GatewayConfiguration, logger: Logger, stop: StopSignal, status: GatewayStatus, metrics: GatewayMetrics,
-         wake: WakeSignal) {
+         wake: WakeSignal, ledger: OutboxLedger) {
         self.configuration = configuration
         self.logger = logger
         self.stop = stop
         self.status = status
         self.metrics = metrics
         self.wake = wake
+        self.ledger = ledger
     }
 
-    /// Runs until stopped, then drains what is owed for at most `drainSeconds`.
+    /// Runs until stopped, then drains what is owed for at most `drainSeconds` and deletes what was
+    /// confirmed (the consumer has stopped by then).
     func run(drainSeconds: Double) {
         guard let store = GatewayStore.openForThread(configuration, logger: logger, status: status) else { return }
-        defer { store.close() }
+        defer {
+            deleteConfirmed(store)
+            store.close()
+        }
         var backoff = Backoff()
         var drainDeadline: Date?
         while true {
             if stop.isStopped {
                 drainDeadline = drainDeadline ?? Date(timeIntervalSinceNow: drainSeconds)
-                if (try? store.outboxDepth()) == 0 || Date() > drainDeadline! { return }
+                if Date() > drainDeadline! { return }
             }
             var connected = false
             do {
@@ -76,42 +84,76 @@ final class OutboxPublisher: Sendable {
         }
     }
 
-    /// Publishes until stopped and drained (or the drain time is up).
+    /// Deletes the rows confirmed but not yet deleted by the consumer (at shutdown).
+    private func deleteConfirmed(_ store: GatewayStore) {
+        let seqs = ledger.takeConfirmed()
+        guard !seqs.isEmpty else { return }
+        do {
+            try store.transaction { try store.deleteConfirmed(seqs: seqs) }
+            ledger.markDeleted(seqs)
+        } catch {
+            logger.warning("cannot delete confirmed events at shutdown; they are published again at the next start",
+                           ["count": String(seqs.count), "error": "\(error)"])
+        }
+    }
+
+    /// Streams the outbox until stopped and drained (or the drain time is up).
     private func publishLoop(_ connection: AMQPConnection, _ store: GatewayStore, drainSeconds: Double) throws {
+        var window = ConfirmWindow()
+        var cursor: Int64 = 0
         var drainDeadline: Date?
-        var lastPoll = Date.distantPast
+        var lastRead = Date.distantPast
+        var lastProgress = Date()
         while true {
-            // The outbox is read when the consumer committed something, and every 200 ms in case
-            // another process did; in between, waiting on the socket services heartbeats.
-            guard wake.consume() || stop.isStopped || Date().timeIntervalSince(lastPoll) > 0.2 else {
-                _ = try connection.waitForConfirms(timeoutMilliseconds: 2)
-                continue
-            }
-            lastPoll = Date()
-            let pending = try store.pendingOutbox(afterSeq: 0, limit: windowSize)
-            if pending.isEmpty {
-                if stop.isStopped { return }
-                continue
-            }
-            if stop.isStopped {
-                drainDeadline = drainDeadline ?? Date(timeIntervalSinceNow: drainSeconds)
-                if Date() > drainDeadline! {
-                    logger.warning("stopping with unpublished events; they are published at the next start",
-                                   ["outbox_depth": String((try? store.outboxDepth()) ?? -1)])
-                    return
+            if window.isEmpty { lastProgress = Date() }
+            // Confirms: a short wait when nothing else is to be done, none otherwise.
+            let due = wake.consume() || stop.isStopped || Date().timeIntervalSince(lastRead) > 0.2
+            let canPublish = window.count < windowSize && !connection.isBlocked
+            for confirm in try connection.waitForConfirms(timeoutMilliseconds: due && canPublish ? 0 : 2) {
+                let (acked, refused, waited) = window.settle(confirm)
+                if !acked.isEmpty || !refused.isEmpty { lastProgress = Date() }
+                if !acked.isEmpty {
+                    ledger.confirm(acked)
+                    status.recordPublished(acked.count)
+                }
+                if !acked.isEmpty || !refused.isEmpty {
+                    metrics.recordConfirms(acknowledged: acked.count, refused: refused.count, after: waited)
+                }
+                if let first = refused.min() {
+                    logger.warning("the broker refused events; they will be published again", ["count": String(refused.count)])
+                    cursor = min(cursor, first - 1)
+                    stop.sleep(1)
                 }
             }
-            try waitWhileBlocked(connection)
-            let confirmed = try publish(pending, on: connection)
-            configuration.failPoint.reach(.afterConfirm)
-            if !confirmed.isEmpty {
-                try store.transaction { try store.deleteConfirmed(seqs: confirmed) }
-                status.recordPublished(confirmed.count)
+            if !window.isEmpty, Date().timeIntervalSince(lastProgress) > confirmTimeout {
+                throw AMQPError(.timeout, "\(window.count) publisher confirms did not arrive within \(Int(confirmTimeout)) s")
             }
-            if confirmed.count < pending.count {
-                // The broker refused some (nack): give it a moment instead of republishing in a hot loop.
-                stop.sleep(1)
+            if connection.isBlocked { try waitWhileBlocked(connection) }
+            guard due, window.count < windowSize else { continue }
+            lastRead = Date()
+            let rows = try store.pendingOutbox(afterSeq: cursor, limit: windowSize - window.count)
+            guard let last = rows.last else {
+                if stop.isStopped, window.isEmpty { return }
+                if stop.isStopped {
+                    drainDeadline = drainDeadline ?? Date(timeIntervalSinceNow: drainSeconds)
+                    if Date() > drainDeadline! {
+                        logger.warning("stopping with unconfirmed events; they are published again at the next start",
+                                       ["unconfirmed": String(window.count)])
+                        return
+                    }
+                }
+                continue
             }
+            for message in rows where !ledger.isConfirmed(message.seq) {
+                let properties = AMQPMessageProperties(messageID: message.messageID, correlationID: message.correlationID,
+                                                       headers: message.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.amqp) })
+                let tag = try connection.publish(exchange: message.exchange, routingKey: message.routingKey,
+                                                 body: message.body, properties: properties)
+                window.append(tag: tag, seq: message.seq)
+            }
+            cursor = last.seq
+            configuration.failPoint.reach(.afterPublish)
+            wake.signal()
         }
     }
 
@@ -124,43 +166,75 @@ final class OutboxPublisher: Sendable {
         }
         logger.info("the broker unblocked publishing")
     }
+}
 
-    /// Publishes a window of rows and waits for their confirms; returns the outbox seqs the broker acked.
-    private func publish(_ messages: [OutboxMessage], on connection: AMQPConnection) throws -> [Int64] {
-        var outstanding: [UInt64: Int64] = [:]
-        for message in messages {
-            let properties = AMQPMessageProperties(messageID: message.messageID, correlationID: message.correlationID,
-                                                   headers: message.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value.amqp) })
-            let sequence = try connection.publish(exchange: message.exchange, routingKey: message.routingKey,
-                                                  body: message.body, properties: properties)
-            outstanding[sequence] = message.seq
-        }
-        configuration.failPoint.reach(.afterPublish)
-        let written = ContinuousClock.now
-        var acked: [Int64] = []
-        var nacked = 0
-        let deadline = Date(timeIntervalSinceNow: confirmTimeout)
-        while !outstanding.isEmpty {
-            guard Date() < deadline else {
-                throw AMQPError(.timeout, "\(outstanding.count) publisher confirms did not arrive within \(Int(confirmTimeout)) s")
-            }
-            for confirm in try connection.waitForConfirms(timeoutMilliseconds: 1000) {
-                let tags = confirm.multiple ? outstanding.keys.filter { $0 <= confirm.deliveryTag } : [confirm.deliveryTag]
-                let waiting = outstanding.count
-                for tag in tags {
-                    guard let seq = outstanding.removeValue(forKey: tag) else { continue }
-                    if confirm.acknowledged { acked.append(seq) } else { nacked += 1 }
-                }
-                let answered = waiting - outstanding.count
-                metrics.recordConfirms(acknowledged: confirm.acknowledged ? answered : 0, refused: confirm.acknowledged ? 0 : answered,
-                                       after: written.duration(to: .now))
-            }
-        }
-        if nacked > 0 {
-            logger.warning("the broker refused events; they will be published again", ["count": String(nacked)])
-        }
-        return acked
+/// Published rows waiting for their confirms, in publish order.
+struct ConfirmWindow {
+    private var tags: [UInt64] = []
+    private var seqs: [Int64] = []
+    private var publishedAt: [ContinuousClock.Instant] = []
+
+    var count: Int { tags.count }
+    var isEmpty: Bool { tags.isEmpty }
+
+    mutating func append(tag: UInt64, seq: Int64) {
+        tags.append(tag)
+        seqs.append(seq)
+        publishedAt.append(.now)
     }
+
+    /// Removes what `confirm` settles; returns the outbox seqs acknowledged and refused, and how long the
+    /// oldest of them waited.
+    mutating func settle(_ confirm: AMQPConfirm) -> (acked: [Int64], refused: [Int64], waited: Duration) {
+        let range: Range<Int>
+        if confirm.multiple {
+            range = 0..<(tags.firstIndex { $0 > confirm.deliveryTag } ?? tags.count)
+        } else if let index = tags.firstIndex(of: confirm.deliveryTag) {
+            range = index..<index + 1
+        } else {
+            return ([], [], .zero)
+        }
+        let settled = Array(seqs[range])
+        let waited = range.isEmpty ? .zero : publishedAt[range.lowerBound].duration(to: .now)
+        tags.removeSubrange(range)
+        seqs.removeSubrange(range)
+        publishedAt.removeSubrange(range)
+        return confirm.acknowledged ? (settled, [], waited) : ([], settled, waited)
+    }
+}
+
+/// Outbox rows the broker confirmed, handed from the publisher thread to the thread that deletes them.
+final class OutboxLedger: Sendable {
+    private struct State {
+        var toDelete: [Int64] = []
+        var confirmed: Set<Int64> = []
+    }
+    private let state = Mutex(State())
+
+    /// Records confirmed rows.
+    func confirm(_ seqs: [Int64]) {
+        state.withLock {
+            $0.toDelete.append(contentsOf: seqs)
+            $0.confirmed.formUnion(seqs)
+        }
+    }
+
+    /// Whether a row was confirmed and awaits deletion (so it is not published again meanwhile).
+    func isConfirmed(_ seq: Int64) -> Bool { state.withLock { $0.confirmed.contains(seq) } }
+
+    /// The confirmed rows to delete now; give them back with `restore` if the transaction fails.
+    func takeConfirmed() -> [Int64] {
+        state.withLock { state in
+            defer { state.toDelete.removeAll(keepingCapacity: true) }
+            return state.toDelete
+        }
+    }
+
+    /// Returns rows whose deletion was rolled back.
+    func restore(_ seqs: [Int64]) { state.withLock { $0.toDelete.append(contentsOf: seqs) } }
+
+    /// Forgets rows once their deletion committed.
+    func markDeleted(_ seqs: [Int64]) { state.withLock { $0.confirmed.subtract(seqs) } }
 }
 
 /// Wakes the publisher when the consumer committed new outbox rows.

@@ -473,9 +473,23 @@ public final class GatewayStore {
 
     /// Deletes messages the broker confirmed.
     public func deleteConfirmed(seqs: [Int64]) throws(StoreError) {
-        for seq in seqs {
-            try connection.run("DELETE FROM outbox WHERE seq = ?", [.integer(seq)])
+        // Confirms come mostly in order: delete contiguous runs with one statement each.
+        var runStart: Int64?
+        var runEnd: Int64 = 0
+        for seq in seqs.sorted() {
+            if runStart != nil, seq <= runEnd + 1 {
+                runEnd = seq
+                continue
+            }
+            if let start = runStart { try deleteOutbox(from: start, to: runEnd) }
+            runStart = seq
+            runEnd = seq
         }
+        if let start = runStart { try deleteOutbox(from: start, to: runEnd) }
+    }
+
+    private func deleteOutbox(from first: Int64, to last: Int64) throws(StoreError) {
+        try connection.run("DELETE FROM outbox WHERE seq BETWEEN ? AND ?", [.integer(first), .integer(last)])
     }
 
     /// Number of messages still owed to the broker.
