@@ -85,11 +85,13 @@ public struct EventEncoder: Sendable {
     }
 
     /// The body of `event`, identified by `eventID` and stamped `occurredAt`.
-    public func encode(_ event: GatewayEvent, eventID: String, occurredAt: Date) -> Data {
+    /// `ticketJSON`, when given, is the ticket already encoded (as the store wrote it, in the same zone):
+    /// it is embedded instead of encoding the ticket again.
+    public func encode(_ event: GatewayEvent, eventID: String, occurredAt: Date, ticketJSON: String? = nil) -> Data {
         var fields: [String: JSONValue] = [:]
         switch event {
         case let .ticketDrafted(ticket), let .ticketSaved(ticket), let .ticketAutofilled(ticket):
-            fields["ticket"] = json(ticket)
+            fields["ticket"] = ticketJSON.map(JSONValue.raw) ?? json(ticket)
         case let .callbackNeeded(callback, fill), let .callbackOverdue(callback, fill):
             fields = [
                 "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
@@ -116,7 +118,7 @@ public struct EventEncoder: Sendable {
                 "attempts": .int(Int64(callback.attempts)), "missed_count": .int(Int64(callback.missedCount)),
             ]
         case let .ticketEdited(ticket, revision):
-            fields = ["ticket": json(ticket), "revision": json(revision)]
+            fields = ["ticket": ticketJSON.map(JSONValue.raw) ?? json(ticket), "revision": json(revision)]
         case let .commandRejected(commandID, commandType, operatorLogin, rejection):
             fields = [
                 "command_id": commandID.map(JSONValue.string) ?? .null,

@@ -40,7 +40,14 @@ public struct LocalDate: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// `YYYY-MM-DD`.
     public var description: String {
-        String(format: "%04d-%02d-%02d", year, month, day)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(10)
+        RFC3339.appendDigits(year, 4, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        RFC3339.appendDigits(month, 2, to: &bytes)
+        bytes.append(UInt8(ascii: "-"))
+        RFC3339.appendDigits(day, 2, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func < (lhs: LocalDate, rhs: LocalDate) -> Bool { lhs.daysSinceEpoch < rhs.daysSinceEpoch }
@@ -128,11 +135,30 @@ public enum RFC3339 {
         let days = totalSeconds >= 0 ? totalSeconds / 86_400 : (totalSeconds - 86_399) / 86_400
         let secondOfDay = totalSeconds - days * 86_400
         let (y, m, d) = LocalDate.civil(fromDays: days)
-        let sign = offset < 0 ? "-" : "+"
         let absOffset = abs(offset) / 60
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03d%@%02d:%02d",
-                      y, m, d, secondOfDay / 3600, secondOfDay % 3600 / 60, secondOfDay % 60, milli,
-                      sign, absOffset / 60, absOffset % 60)
+        // Written digit by digit: this runs for every timestamp of every event.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(29)
+        func digits(_ value: Int, _ count: Int) { appendDigits(value, count, to: &bytes) }
+        digits(y, 4); bytes.append(UInt8(ascii: "-")); digits(m, 2); bytes.append(UInt8(ascii: "-")); digits(d, 2)
+        bytes.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3600, 2); bytes.append(UInt8(ascii: ":")); digits(secondOfDay % 3600 / 60, 2)
+        bytes.append(UInt8(ascii: ":")); digits(secondOfDay % 60, 2); bytes.append(UInt8(ascii: ".")); digits(milli, 3)
+        bytes.append(UInt8(ascii: offset < 0 ? "-" : "+"))
+        digits(absOffset / 60, 2); bytes.append(UInt8(ascii: ":")); digits(absOffset % 60, 2)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `value` as exactly `count` decimal digits (zero-padded).
+    static func appendDigits(_ value: Int, _ count: Int, to bytes: inout [UInt8]) {
+        var divisor = 1
+        for _ in 1..<count { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            bytes.append(UInt8(48 + rest / divisor % 10))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 
     static func number(_ bytes: [UInt8], _ start: Int, _ length: Int) -> Int? {

@@ -72,6 +72,7 @@ public final class MessageProcessor {
         self.pbx = pbx
         self.logger = logger
         self.clock = clock
+        store.ticketZone = desk.zone
     }
 
     /// Processes one message inside the caller's transaction. Throws only `StoreError`s that may clear
@@ -220,8 +221,7 @@ public final class MessageProcessor {
                 let fill = SubscriberFill(DirectoryMatch(try store.subscribers(phone: phone)), at: draft.createdAt, in: desk.zone)
                 guard fill.match != draft.match || fill.candidates != draft.candidates else { continue }
                 draft.apply(fill)
-                try store.update(draft)
-                try emit(.ticketAutofilled(draft))
+                try emit(.ticketAutofilled(draft), ticketJSON: try store.update(draft))
             }
         }
     }
@@ -241,9 +241,9 @@ public final class MessageProcessor {
             let phone = desk.plan.normalise(number)
             let ticket = desk.callDraft(id: newID(), callID: callID, direction: direction, operatorLogin: operatorLogin,
                                         phone: phone, match: try match(phone), at: at)
-            try store.insert(ticket)
+            let body = try store.insert(ticket)
             try store.recordCall(callID: callID, decision: "answered", ticketID: ticket.ticketID, at: now)
-            try emit(.ticketDrafted(ticket))
+            try emit(.ticketDrafted(ticket), ticketJSON: body)
             if let phone, var callback = try store.openCallback(phone: phone.e164) {
                 callback.resolve(by: operatorLogin, how: direction == .inbound ? .answeredInbound : .answeredOutbound, at: at)
                 try store.save(callback)
@@ -258,19 +258,19 @@ public final class MessageProcessor {
             let ticket = desk.failedAttemptTicket(id: newID(), callID: callID, operatorLogin: operatorLogin, phone: phone,
                                                   match: try match(phone), callbackID: callback.callbackID, at: at)
             callback.recordFailedAttempt()
-            try store.insert(ticket)
+            let body = try store.insert(ticket)
             try store.save(callback)
             try store.recordCall(callID: callID, decision: "attempt", ticketID: ticket.ticketID, at: now)
-            try emit(.ticketSaved(ticket))
+            try emit(.ticketSaved(ticket), ticketJSON: body)
             try emit(.callbackAttempted(callback, ticket))
         case let .missed(number, at):
             guard try store.callDecision(callID: callID) == nil else { return }
             guard let phone = desk.plan.normalise(number) else {
                 logger.info("missed call from a hidden or unusable number; no callback possible", ["call_id": callID])
                 let ticket = desk.missedCallWithoutNumberTicket(id: newID(), callID: callID, at: at)
-                try store.insert(ticket)
+                let body = try store.insert(ticket)
                 try store.recordCall(callID: callID, decision: "missed_no_number", ticketID: ticket.ticketID, at: now)
-                try emit(.ticketDrafted(ticket))
+                try emit(.ticketDrafted(ticket), ticketJSON: body)
                 return
             }
             if var callback = try store.openCallback(phone: phone.e164) {
@@ -284,10 +284,10 @@ public final class MessageProcessor {
             let callback = Callback(callbackID: newID(), ticketID: ticket.ticketID, phone: phone.e164, origin: .missedCall,
                                     openedAt: at, missedAt: at)
             ticket.callbackID = callback.callbackID
-            try store.insert(ticket)
+            let body = try store.insert(ticket)
             try store.save(callback)
             try store.recordCall(callID: callID, decision: "missed", ticketID: ticket.ticketID, at: now)
-            try emit(.ticketDrafted(ticket))
+            try emit(.ticketDrafted(ticket), ticketJSON: body)
             try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
         }
     }
@@ -307,8 +307,7 @@ public final class MessageProcessor {
         }
         var ticket = try desk.manualTicket(id: newID(), command: command, phones: phones, fill: fill, at: now)
         let callback = try callbackToOpen(for: &ticket, closing: false)
-        try store.insert(ticket)
-        try finish(ticket, openedCallback: callback)
+        try finish(ticket, body: try store.insert(ticket), openedCallback: callback)
         return ticket.ticketID
     }
 
@@ -320,8 +319,7 @@ public final class MessageProcessor {
         try desk.save(&ticket, command: command, phones: phones, at: now)
         let resolved = command.callbackDone ? try closeCallback(of: ticket, by: command.operatorLogin) : nil
         let opened = try callbackToOpen(for: &ticket, closing: command.callbackDone)
-        try store.update(ticket)
-        try finish(ticket, openedCallback: opened)
+        try finish(ticket, body: try store.update(ticket), openedCallback: opened)
         if let resolved {
             try store.save(resolved)
             try emit(.callbackResolved(resolved))
@@ -338,9 +336,9 @@ public final class MessageProcessor {
         let resolved = command.callbackDone ? try closeCallback(of: ticket, by: command.operatorLogin) : nil
         let revision = TicketRevision(operatorLogin: command.operatorLogin, via: command.via, editedAt: now,
                                       commandID: command.commandID, changes: changes)
-        try store.update(ticket)
+        let body = try store.update(ticket)
         try store.insertRevision(ticketID: ticket.ticketID, revision)
-        try emit(.ticketEdited(ticket, revision))
+        try emit(.ticketEdited(ticket, revision), ticketJSON: body)
         if let resolved {
             try store.save(resolved)
             try emit(.callbackResolved(resolved))
@@ -385,8 +383,8 @@ public final class MessageProcessor {
     }
 
     /// Stores the callback a ticket opened and emits the ticket's events.
-    private func finish(_ ticket: Ticket, openedCallback: Callback?) throws {
-        try emit(ticket.state == .saved ? .ticketSaved(ticket) : .ticketDrafted(ticket))
+    private func finish(_ ticket: Ticket, body: String, openedCallback: Callback?) throws {
+        try emit(ticket.state == .saved ? .ticketSaved(ticket) : .ticketDrafted(ticket), ticketJSON: body)
         if let callback = openedCallback {
             if callback.ticketID == ticket.ticketID { try store.save(callback) }
             try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
@@ -405,10 +403,12 @@ public final class MessageProcessor {
 
     // MARK: Output
 
-    private func emit(_ event: GatewayEvent) throws(StoreError) {
+    /// Writes an event to the outbox; `ticketJSON` is the ticket as just stored, when the event carries it.
+    private func emit(_ event: GatewayEvent, ticketJSON: String? = nil) throws(StoreError) {
         let id = newID()
         try store.enqueue(OutboxMessage(messageID: id, exchange: names.eventsExchange, routingKey: event.type,
-                                        body: encoder.encode(event, eventID: id, occurredAt: now), createdAt: now))
+                                        body: encoder.encode(event, eventID: id, occurredAt: now, ticketJSON: ticketJSON),
+                                        createdAt: now))
     }
 
     /// Answers a command on its AMQP `reply_to`, when it has one.

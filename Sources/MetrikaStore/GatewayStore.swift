@@ -85,6 +85,13 @@ public final class GatewayStore {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }()
+
+    /// The zone in which timestamps inside stored tickets are written (any zone reads back the same
+    /// instants); the gateway uses the company's zone, so the stored JSON is the published JSON.
+    public var ticketZone: TimeZone {
+        get { ticketEncoder.userInfo[.timeZone] as? TimeZone ?? .gmt }
+        set { ticketEncoder.userInfo[.timeZone] = newValue }
+    }
     private let ticketDecoder = JSONDecoder()
 
     /// Opens the database at `path`, creating it (mode 0600) and applying migrations.
@@ -228,34 +235,43 @@ public final class GatewayStore {
 
     // MARK: Tickets
 
-    /// Inserts a new ticket.
-    public func insert(_ ticket: Ticket) throws(StoreError) {
+    /// Inserts a new ticket; returns its stored JSON (for events that carry the whole ticket).
+    @discardableResult
+    public func insert(_ ticket: Ticket) throws(StoreError) -> String {
+        let body = try encoded(ticket)
         try connection.run("""
             INSERT INTO tickets (ticket_id, state, kind, author, created_at_ms, saved_at_ms, call_id, contact_phone,
                                  match, rs_id, callback_id, body)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, try ticketValues(ticket))
+            """, ticketValues(ticket, body: body))
+        return body
     }
 
-    /// Replaces a stored ticket.
-    public func update(_ ticket: Ticket) throws(StoreError) {
-        var values = try ticketValues(ticket)
+    /// Replaces a stored ticket; returns its stored JSON.
+    @discardableResult
+    public func update(_ ticket: Ticket) throws(StoreError) -> String {
+        let body = try encoded(ticket)
+        var values = ticketValues(ticket, body: body)
         values.append(values.removeFirst())
         try connection.run("""
             UPDATE tickets SET state = ?, kind = ?, author = ?, created_at_ms = ?, saved_at_ms = ?, call_id = ?,
                 contact_phone = ?, match = ?, rs_id = ?, callback_id = ?, body = ? WHERE ticket_id = ?
             """, values)
+        return body
     }
 
-    private func ticketValues(_ ticket: Ticket) throws(StoreError) -> [SQLValue] {
-        let body: Data
-        do { body = try ticketEncoder.encode(ticket) } catch {
-            throw StoreError(code: 1, message: "cannot encode ticket \(ticket.ticketID): \(error)")
-        }
-        return [.text(ticket.ticketID), .text(ticket.state.rawValue), .text(ticket.kind.rawValue), .text(ticket.author),
+    private func ticketValues(_ ticket: Ticket, body: String) -> [SQLValue] {
+        [.text(ticket.ticketID), .text(ticket.state.rawValue), .text(ticket.kind.rawValue), .text(ticket.author),
                 .integer(ticket.createdAt.milliseconds), .integer(ticket.savedAt?.milliseconds),
                 .text(ticket.callID), .text(ticket.contactPhones.first), .text(ticket.match.rawValue),
-                .integer(ticket.subscriber?.rsID), .text(ticket.callbackID), .text(String(decoding: body, as: UTF8.self))]
+                .integer(ticket.subscriber?.rsID), .text(ticket.callbackID), .text(body)]
+    }
+
+    /// The ticket as stored JSON (timestamps in `ticketZone`).
+    private func encoded(_ ticket: Ticket) throws(StoreError) -> String {
+        do { return String(decoding: try ticketEncoder.encode(ticket), as: UTF8.self) } catch {
+            throw StoreError(code: 1, message: "cannot encode ticket \(ticket.ticketID): \(error)")
+        }
     }
 
     /// The ticket with this id.
