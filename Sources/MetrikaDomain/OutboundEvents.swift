@@ -91,15 +91,15 @@ public struct EventEncoder: Sendable {
         var fields: [String: JSONValue] = [:]
         switch event {
         case let .ticketDrafted(ticket), let .ticketSaved(ticket), let .ticketAutofilled(ticket):
-            fields["ticket"] = ticketJSON.map(JSONValue.raw) ?? json(ticket)
+            fields["ticket"] = .raw(ticketJSON ?? ticket.json(in: zone))
         case let .callbackNeeded(callback, fill), let .callbackOverdue(callback, fill):
             fields = [
                 "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
                 "phone": .string(callback.phone), "origin": .string(callback.origin.rawValue),
                 "missed_count": .int(Int64(callback.missedCount)),
                 "first_missed_at": time(callback.firstMissedAt), "last_missed_at": time(callback.lastMissedAt),
-                "match": .string(fill.match.rawValue), "subscriber": json(fill.subscriber),
-                "candidates": json(fill.candidates),
+                "match": .string(fill.match.rawValue), "subscriber": .raw(fill.subscriberJSON),
+                "candidates": .raw(fill.candidatesJSON),
                 "opened_at": time(callback.openedAt), "attempts": .int(Int64(callback.attempts)),
             ]
         case let .callbackResolved(callback):
@@ -118,7 +118,7 @@ public struct EventEncoder: Sendable {
                 "attempts": .int(Int64(callback.attempts)), "missed_count": .int(Int64(callback.missedCount)),
             ]
         case let .ticketEdited(ticket, revision):
-            fields = ["ticket": ticketJSON.map(JSONValue.raw) ?? json(ticket), "revision": json(revision)]
+            fields = ["ticket": .raw(ticketJSON ?? ticket.json(in: zone)), "revision": json(revision)]
         case let .commandRejected(commandID, commandType, operatorLogin, rejection):
             fields = [
                 "command_id": commandID.map(JSONValue.string) ?? .null,

@@ -430,8 +430,8 @@ public final class MessageProcessor {
     }
 
     private func unsupportedContent(_ envelope: InboundEnvelope) -> InboundError? {
-        if let type = envelope.contentType?.lowercased(), !type.isEmpty {
-            let mediaType = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        if let type = envelope.contentType, !type.isEmpty, type != "application/json" {
+            let mediaType = (type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "").lowercased()
             guard ["application/json", "text/json"].contains(mediaType) else {
                 return InboundError(.unsupportedContent, "content_type '\(type.prefix(64))' is not application/json")
             }

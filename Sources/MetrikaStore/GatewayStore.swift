@@ -80,7 +80,7 @@ public struct DeadLetterRecord: Sendable, Equatable {
 public final class GatewayStore {
     /// The underlying connection, for queries that are not part of this interface.
     public let connection: SQLiteConnection
-    private let ticketEncoder: JSONEncoder = {
+    private let jsonEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
@@ -88,11 +88,8 @@ public final class GatewayStore {
 
     /// The zone in which timestamps inside stored tickets are written (any zone reads back the same
     /// instants); the gateway uses the company's zone, so the stored JSON is the published JSON.
-    public var ticketZone: TimeZone {
-        get { ticketEncoder.userInfo[.timeZone] as? TimeZone ?? .gmt }
-        set { ticketEncoder.userInfo[.timeZone] = newValue }
-    }
-    private let ticketDecoder = JSONDecoder()
+    public var ticketZone: TimeZone = .gmt
+    private let jsonDecoder = JSONDecoder()
 
     /// Opens the database at `path`, creating it (mode 0600) and applying migrations.
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
@@ -194,6 +191,8 @@ public final class GatewayStore {
     }
 
     private static let subscriberColumns = "rs_id, contract_no, full_name, address, tariff_name, tariff_since, switch, status, phones"
+    private static let qualifiedSubscriberColumns = subscriberColumns.split(separator: ",")
+        .map { "s." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ")
 
     /// The subscriber with this RS ID.
     public func subscriber(rsID: Int64) throws(StoreError) -> Subscriber? {
@@ -203,7 +202,7 @@ public final class GatewayStore {
     /// Every subscriber who has this E.164 number, by RS ID.
     public func subscribers(phone: PhoneNumber) throws(StoreError) -> [Subscriber] {
         try connection.query("""
-            SELECT \(Self.subscriberColumns.split(separator: ",").map { "s." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT \(Self.qualifiedSubscriberColumns)
             FROM subscriber_phones p JOIN subscribers s ON s.rs_id = p.rs_id WHERE p.phone = ? ORDER BY s.rs_id
             """, [.text(phone.e164)], Self.readSubscriber)
     }
@@ -238,7 +237,7 @@ public final class GatewayStore {
     /// Inserts a new ticket; returns its stored JSON (for events that carry the whole ticket).
     @discardableResult
     public func insert(_ ticket: Ticket) throws(StoreError) -> String {
-        let body = try encoded(ticket)
+        let body = encoded(ticket)
         try connection.run("""
             INSERT INTO tickets (ticket_id, state, kind, author, created_at_ms, saved_at_ms, call_id, contact_phone,
                                  match, rs_id, callback_id, body)
@@ -250,7 +249,7 @@ public final class GatewayStore {
     /// Replaces a stored ticket; returns its stored JSON.
     @discardableResult
     public func update(_ ticket: Ticket) throws(StoreError) -> String {
-        let body = try encoded(ticket)
+        let body = encoded(ticket)
         var values = ticketValues(ticket, body: body)
         values.append(values.removeFirst())
         try connection.run("""
@@ -268,10 +267,8 @@ public final class GatewayStore {
     }
 
     /// The ticket as stored JSON (timestamps in `ticketZone`).
-    private func encoded(_ ticket: Ticket) throws(StoreError) -> String {
-        do { return String(decoding: try ticketEncoder.encode(ticket), as: UTF8.self) } catch {
-            throw StoreError(code: 1, message: "cannot encode ticket \(ticket.ticketID): \(error)")
-        }
+    private func encoded(_ ticket: Ticket) -> String {
+        ticket.json(in: ticketZone)
     }
 
     /// The ticket with this id.
@@ -289,7 +286,7 @@ public final class GatewayStore {
 
     private func readTicket(_ row: SQLiteStatement) throws(StoreError) -> Ticket {
         do {
-            return try ticketDecoder.decode(Ticket.self, from: Data((row.text(0) ?? "").utf8))
+            return try jsonDecoder.decode(Ticket.self, from: Data((row.text(0) ?? "").utf8))
         } catch {
             throw StoreError(code: 11, message: "a stored ticket cannot be read: \(error)")
         }
@@ -410,13 +407,13 @@ public final class GatewayStore {
     }
 
     private func encodeLegs(_ legs: [AsteriskLeg]) throws(StoreError) -> String {
-        do { return String(decoding: try ticketEncoder.encode(legs), as: UTF8.self) } catch {
+        do { return String(decoding: try jsonEncoder.encode(legs), as: UTF8.self) } catch {
             throw StoreError(code: 1, message: "cannot encode the legs of a PBX call: \(error)")
         }
     }
 
     private func decodeLegs(_ text: String, _ key: String) throws(StoreError) -> [AsteriskLeg] {
-        do { return try ticketDecoder.decode([AsteriskLeg].self, from: Data(text.utf8)) } catch {
+        do { return try jsonDecoder.decode([AsteriskLeg].self, from: Data(text.utf8)) } catch {
             throw StoreError(code: 11, message: "the legs of PBX call \(key) cannot be read: \(error)")
         }
     }

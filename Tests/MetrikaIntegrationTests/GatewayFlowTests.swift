@@ -80,7 +80,7 @@ struct GatewayFlowTests {
         #expect(events.filter { $0.type == "ticket.autofilled" }.count == 1)
         #expect(try gateway.count("SELECT COUNT(*) FROM callbacks WHERE missed_count = 1") == 1)
         #expect(try gateway.count("SELECT COUNT(*) FROM tickets") == 1)
-        #expect(try gateway.count("SELECT COUNT(*) FROM outbox") == 0)
+        #expect(try gateway.eventually { try gateway.count("SELECT COUNT(*) FROM outbox") == 0 })
     }
 
     @Test func poisonMessagesGoToTheDeadLetterQueueWithTheReasonAndTheNextGoodMessageIsProcessed() throws {

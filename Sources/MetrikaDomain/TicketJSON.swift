@@ -1,0 +1,111 @@
+import Foundation
+
+/// Hand-written JSON for the types written on every event (a ticket, a subscriber snapshot), with
+/// sorted keys — the same document `JSONEncoder` (`.sortedKeys`) produces from their `Encodable`
+/// conformances, without its per-value cost on the hot path.
+enum FastJSON {
+    static func append(_ text: String?, to out: inout String) {
+        if let text { JSONString.append(text, to: &out) } else { out += "null" }
+    }
+
+    static func append(_ reference: CatalogReference?, to out: inout String) {
+        guard let reference else {
+            out += "null"
+            return
+        }
+        out += "{\"code\":"
+        JSONString.append(reference.code, to: &out)
+        out += ",\"title\":"
+        JSONString.append(reference.title, to: &out)
+        out += "}"
+    }
+
+    static func append(_ references: [CatalogReference], to out: inout String) {
+        out += "["
+        for (index, reference) in references.enumerated() {
+            if index > 0 { out += "," }
+            append(reference, to: &out)
+        }
+        out += "]"
+    }
+
+    static func append(_ texts: [String], to out: inout String) {
+        out += "["
+        for (index, text) in texts.enumerated() {
+            if index > 0 { out += "," }
+            JSONString.append(text, to: &out)
+        }
+        out += "]"
+    }
+
+    static func append(_ snapshot: SubscriberSnapshot?, to out: inout String) {
+        guard let s = snapshot else {
+            out += "null"
+            return
+        }
+        out += "{\"address\":"; JSONString.append(s.address, to: &out)
+        out += ",\"contract_no\":"; JSONString.append(s.contractNo, to: &out)
+        out += ",\"days_on_tariff\":\(s.daysOnTariff)"
+        out += ",\"full_name\":"; JSONString.append(s.fullName, to: &out)
+        out += ",\"rs_id\":\(s.rsID)"
+        out += ",\"status\":\"\(s.status.rawValue)\""
+        out += ",\"switch\":"; JSONString.append(s.switchName, to: &out)
+        out += ",\"tariff_name\":"; JSONString.append(s.tariffName, to: &out)
+        out += ",\"tariff_since\":"; JSONString.append(s.tariffSince, to: &out)
+        out += "}"
+    }
+
+    static func append(_ snapshots: [SubscriberSnapshot], to out: inout String) {
+        out += "["
+        for (index, snapshot) in snapshots.enumerated() {
+            if index > 0 { out += "," }
+            append(snapshot, to: &out)
+        }
+        out += "]"
+    }
+}
+
+extension Ticket {
+    /// The ticket as JSON with sorted keys, timestamps in `zone` — what events carry and the store keeps.
+    public func json(in zone: TimeZone) -> String {
+        var out = ""
+        out.reserveCapacity(1024)
+        out += "{\"address\":"; FastJSON.append(address, to: &out)
+        out += ",\"author\":"; FastJSON.append(author, to: &out)
+        out += ",\"call_id\":"; FastJSON.append(callID, to: &out)
+        out += ",\"callback_id\":"; FastJSON.append(callbackID, to: &out)
+        out += ",\"candidates\":"; FastJSON.append(candidates, to: &out)
+        out += ",\"comment\":"; FastJSON.append(comment, to: &out)
+        out += ",\"contact_phones\":"; FastJSON.append(contactPhones, to: &out)
+        out += ",\"created_at\":\"\(RFC3339.format(createdAt, in: zone))\""
+        out += ",\"direction\":"; FastJSON.append(direction?.rawValue, to: &out)
+        out += ",\"kind\":\"\(kind.rawValue)\""
+        out += ",\"match\":\"\(match.rawValue)\""
+        out += ",\"no_callback_number\":\(hasNoCallbackNumber)"
+        out += ",\"reasons\":"; FastJSON.append(reasons, to: &out)
+        out += ",\"resolutions\":"; FastJSON.append(resolutions, to: &out)
+        out += ",\"saved_at\":"; FastJSON.append(savedAt.map { RFC3339.format($0, in: zone) }, to: &out)
+        out += ",\"source\":"; FastJSON.append(source, to: &out)
+        out += ",\"state\":\"\(state.rawValue)\""
+        out += ",\"subscriber\":"; FastJSON.append(subscriber, to: &out)
+        out += ",\"task\":"; FastJSON.append(task, to: &out)
+        out += ",\"ticket_id\":"; JSONString.append(ticketID, to: &out)
+        out += "}"
+        return out
+    }
+}
+
+extension SubscriberFill {
+    /// `subscriber` and `candidates` as JSON (for `callback.needed`).
+    var subscriberJSON: String {
+        var out = ""
+        FastJSON.append(subscriber, to: &out)
+        return out
+    }
+
+    var candidatesJSON: String {
+        var out = ""
+        FastJSON.append(candidates, to: &out)
+        return out
+    }
+}
