@@ -52,17 +52,8 @@ public final class SQLiteConnection {
         if !FileManager.default.fileExists(atPath: path) {
             _ = FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
         }
-        var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let status = sqlite3_open_v2(path, &db, flags, nil)
-        guard status == SQLITE_OK, let db else {
-            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close_v2(db)
-            throw StoreError(code: status, message: "cannot open database '\(path)': \(message)")
-        }
-        handle = db
-        sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
-        sqlite3_extended_result_codes(db, 1)
+        handle = try Self.open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, busyTimeoutMilliseconds,
+                               purpose: "")
         do {
             try execute("PRAGMA journal_mode=WAL")
             try execute("PRAGMA synchronous=FULL")
@@ -76,16 +67,22 @@ public final class SQLiteConnection {
     /// Opens the existing database at `path` for reading only; never creates it. Writes fail with
     /// `SQLITE_READONLY`; in WAL mode readers neither block the writer nor wait for it.
     public init(readingPath path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        handle = try Self.open(path, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, busyTimeoutMilliseconds, purpose: " for reading")
+    }
+
+    /// Opens a handle with the busy timeout and extended result codes set.
+    private static func open(_ path: String, _ flags: Int32, _ busyTimeoutMilliseconds: Int32,
+                             purpose: String) throws(StoreError) -> OpaquePointer {
         var db: OpaquePointer?
-        let status = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+        let status = sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
-            throw StoreError(code: status, message: "cannot open database '\(path)' for reading: \(message)")
+            throw StoreError(code: status, message: "cannot open database '\(path)'\(purpose): \(message)")
         }
-        handle = db
         sqlite3_busy_timeout(db, busyTimeoutMilliseconds)
         sqlite3_extended_result_codes(db, 1)
+        return db
     }
 
     deinit {

@@ -14,10 +14,7 @@ struct ContractTests {
     @Test func everyEventTheGatewayEmitsValidatesAgainstItsSchema() throws {
         let gateway = try TestGateway()
         defer { gateway.shutdown() }
-        let replyQueue = "\(gateway.prefix)replies"
-        let client = try AMQPConnection(AMQPConnectionSettings(url: testBrokerURL))
-        try client.declareQueue(replyQueue)
-        defer { try? client.deleteQueue(replyQueue); client.close() }
+        let replyQueue = try gateway.declareReplyQueue()
         try gateway.publishSubscriber(Fixtures.subscriber(rsID: 1, version: 1, phones: ["89000000001"]))
         try gateway.publishSubscriber(Fixtures.subscriber(rsID: 2, version: 1, phones: ["89000000002"]))
         try gateway.publishSubscriber(Fixtures.subscriber(rsID: 3, version: 1, phones: ["89000000002"]))

@@ -234,10 +234,7 @@ struct GatewayFlowTests {
     @Test func aRejectedCommandIsAnsweredOnItsReplyToQueueWithTheSameCorrelationID() throws {
         let gateway = try TestGateway()
         defer { gateway.shutdown() }
-        let replyQueue = "\(gateway.prefix)replies"
-        let client = try AMQPConnection(AMQPConnectionSettings(url: testBrokerURL))
-        try client.declareQueue(replyQueue)
-        defer { try? client.deleteQueue(replyQueue); client.close() }
+        let replyQueue = try gateway.declareReplyQueue()
         let unknownReason = Fixtures.create(["reasons": ["телепортация"], "save": true])
         try gateway.publishCommand(unknownReason, replyTo: replyQueue, correlationID: "corr-42")
         let accepted = Fixtures.create(["task": "проверка платежей", "save": true])

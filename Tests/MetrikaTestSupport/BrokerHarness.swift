@@ -69,6 +69,7 @@ public final class TestGateway {
         gateway.stop()
         events.close()
         try? client.deleteQueue(names.deadQueue)
+        for queue in extraQueues { try? client.deleteQueue(queue) }
         for input in gateway.topology.inputs {
             try? client.deleteQueue(input.queue)
             for delayQueue in gateway.topology.delayQueues(for: input.queue) { try? client.deleteQueue(delayQueue.name) }
@@ -129,6 +130,16 @@ public final class TestGateway {
         try publish(object, exchange: names.commandsExchange, routingKey: object["type"] as? String ?? "ticket.create",
                     replyTo: replyTo, correlationID: correlationID)
     }
+
+    /// Declares a queue for command replies, named after the test; deleted at shutdown.
+    public func declareReplyQueue() throws -> String {
+        let queue = "\(prefix)replies"
+        try client.declareQueue(queue)
+        extraQueues.append(queue)
+        return queue
+    }
+
+    private var extraQueues: [String] = []
 
     // MARK: Observing
 
