@@ -269,7 +269,8 @@ final class InboundConsumer: Sendable {
     private func envelope(_ delivery: AMQPDelivery) -> InboundEnvelope {
         InboundEnvelope(body: delivery.body, messageID: delivery.messageID, correlationID: delivery.correlationID,
                         replyTo: delivery.replyTo, contentType: delivery.contentType, contentEncoding: delivery.contentEncoding,
-                        exchange: delivery.exchange, routingKey: delivery.routingKey, queue: delivery.consumerTag)
+                        exchange: delivery.exchange, routingKey: delivery.routingKey, queue: delivery.consumerTag,
+                        redelivered: delivery.redelivered)
     }
 }
 

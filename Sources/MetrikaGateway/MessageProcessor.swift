@@ -14,10 +14,12 @@ public struct InboundEnvelope: Sendable {
     public let routingKey: String
     /// The queue it was consumed from.
     public let queue: String
+    /// The broker delivered it before (the gateway may have stopped between commit and acknowledgement).
+    public let redelivered: Bool
 
     public init(body: Data, messageID: String? = nil, correlationID: String? = nil, replyTo: String? = nil,
                 contentType: String? = "application/json", contentEncoding: String? = nil,
-                exchange: String, routingKey: String, queue: String) {
+                exchange: String, routingKey: String, queue: String, redelivered: Bool = false) {
         self.body = body
         self.messageID = messageID
         self.correlationID = correlationID
@@ -27,6 +29,7 @@ public struct InboundEnvelope: Sendable {
         self.exchange = exchange
         self.routingKey = routingKey
         self.queue = queue
+        self.redelivered = redelivered
     }
 }
 
@@ -445,6 +448,13 @@ public final class MessageProcessor {
     /// Writes the original body to the outbox for the dead-letter queue, with headers saying why (I5).
     private func deadLetter(_ envelope: InboundEnvelope, _ error: InboundError, messageID: String?,
                             errorClass: String? = nil) throws(StoreError) -> ProcessingOutcome {
+        // Bad input often has no id: its fingerprint stands in, so that a redelivery (the gateway stopped
+        // between commit and acknowledgement) is not dead-lettered twice.
+        let fingerprint = "dead-letter:" + envelope.fingerprint
+        let firstTime = try store.claim(messageID: fingerprint, type: "dead-letter", at: now)
+        if !firstTime && envelope.redelivered {
+            return .duplicate
+        }
         let errorClass = errorClass ?? error.kind.rawValue
         let text = String(error.message.prefix(500))
         let originalID = messageID ?? envelope.messageID.map { String($0.prefix(128)) }
@@ -468,6 +478,27 @@ public final class MessageProcessor {
     }
 
     private func newID() -> String { UUID().uuidString.lowercased() }
+}
+
+extension InboundEnvelope {
+    /// A stable 64-bit FNV-1a hash of the body and where it came from, in hex.
+    var fingerprint: String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix<S: Sequence>(_ bytes: S) where S.Element == UInt8 {
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
+            hash ^= 0xFF
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        mix(body)
+        mix(exchange.utf8)
+        mix(routingKey.utf8)
+        mix(queue.utf8)
+        mix((messageID ?? "").utf8)
+        return String(hash, radix: 16)
+    }
 }
 
 /// What can be read of a body that failed validation: its id, type and operator, when present as strings.

@@ -113,6 +113,7 @@ final class OutboxPublisher: Sendable {
                 let (acked, refused, waited) = window.settle(confirm)
                 if !acked.isEmpty || !refused.isEmpty { lastProgress = Date() }
                 if !acked.isEmpty {
+                    configuration.failPoint.reach(.afterConfirm)
                     ledger.confirm(acked)
                     status.recordPublished(acked.count)
                 }
