@@ -268,10 +268,18 @@ public final class AMQPConnection {
         case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
             try handleFrameOutsideDelivery()
             return nil
+        case AMQP_RESPONSE_LIBRARY_EXCEPTION where AMQPConnection.undecodable.contains(reply.library_error):
+            throw AMQPError(.protocolError, "a delivery could not be decoded (hostile properties or headers?): " + describe(reply))
         default:
             throw AMQPError(.connectionLost, "while consuming: " + describe(reply))
         }
     }
+
+    /// Library errors meaning a received frame could not be decoded.
+    private static let undecodable: Set<Int32> = [
+        AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_UNKNOWN_CLASS.rawValue, AMQP_STATUS_UNKNOWN_METHOD.rawValue,
+        AMQP_STATUS_INVALID_PARAMETER.rawValue, AMQP_STATUS_TABLE_TOO_BIG.rawValue,
+    ]
 
     private static func delivery(from envelope: amqp_envelope_t) -> AMQPDelivery {
         let properties = envelope.message.properties

@@ -41,23 +41,34 @@ final class InboundConsumer: Sendable {
         let processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, topology: topology,
                                          pbx: configuration.pbx, logger: logger)
         var backoff = Backoff()
+        // Deliveries still to take one at a time after a delivery that rabbitmq-c could not decode broke
+        // the connection: with prefetch 1 only that message is redelivered (and parked by the queue's
+        // delivery limit), instead of pushing every message in flight towards the limit.
+        var cautious = 0
         while !stop.isStopped {
-            var connected = false
+            var connectedAt: Date?
             do {
-                let connection = try connect()
-                connected = true
+                let connection = try connect(prefetch: cautious > 0 ? 1 : configuration.prefetch)
+                connectedAt = Date()
                 metrics.recordConnected(.consumer)
-                backoff.reset()
                 status.set(consuming: true)
                 defer { status.set(consuming: false) }
                 do {
-                    try consume(connection, processor, store)
+                    try consume(connection, processor, store, cautious: &cautious)
                     connection.close()
                 } catch {
                     connection.abandon()
                     throw error
                 }
             } catch let error as AMQPError {
+                let connected = connectedAt != nil
+                // Only a connection that stayed up resets the back-off: one the broker keeps closing
+                // (a refused permission, a poison delivery) must not reconnect in a tight loop.
+                if let connectedAt, Date().timeIntervalSince(connectedAt) > 30 { backoff.reset() }
+                if error.code == .protocolError {
+                    cautious = 100
+                    logger.warning("taking deliveries one at a time until the undecodable one is parked", [:])
+                }
                 let delay = backoff.next()
                 let level: LogLevel = error.isRetryable ? .warning : .error
                 logger.log(level, connected ? "consumer connection lost; reconnecting" : "consumer cannot connect; retrying",
@@ -71,11 +82,11 @@ final class InboundConsumer: Sendable {
         }
     }
 
-    private func connect() throws(AMQPError) -> AMQPConnection {
+    private func connect(prefetch: Int) throws(AMQPError) -> AMQPConnection {
         let connection = try AMQPConnection(settings(name: "metrika-consumer"))
         do {
             try topology.declare(on: connection)
-            try connection.setPrefetch(UInt16(configuration.prefetch))
+            try connection.setPrefetch(UInt16(prefetch))
             for input in topology.inputs {
                 try connection.consume(queue: input.queue, consumerTag: input.queue)
             }
@@ -93,7 +104,8 @@ final class InboundConsumer: Sendable {
                                connectionName: name)
     }
 
-    private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore) throws {
+    private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore,
+                         cautious: inout Int) throws {
         var lastOverdueCheck = Date.distantPast
         while !stop.isStopped {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
@@ -121,6 +133,13 @@ final class InboundConsumer: Sendable {
             metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
             status.recordConsumed(batch.count)
             outboxChanged()
+            if cautious > 0 {
+                cautious -= batch.count
+                if cautious <= 0 {
+                    try connection.setPrefetch(UInt16(configuration.prefetch))
+                    logger.info("back to the full prefetch window", ["prefetch": String(configuration.prefetch)])
+                }
+            }
         }
     }
 

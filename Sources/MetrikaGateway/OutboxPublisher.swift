@@ -49,14 +49,13 @@ final class OutboxPublisher: Sendable {
                 drainDeadline = drainDeadline ?? Date(timeIntervalSinceNow: drainSeconds)
                 if Date() > drainDeadline! { return }
             }
-            var connected = false
+            var connectedAt: Date?
             do {
                 let connection = try AMQPConnection(AMQPConnectionSettings(
                     url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
                     connectionName: "metrika-publisher"))
-                connected = true
+                connectedAt = Date()
                 metrics.recordConnected(.publisher)
-                backoff.reset()
                 status.set(publishing: true)
                 defer { status.set(publishing: false) }
                 do {
@@ -70,11 +69,14 @@ final class OutboxPublisher: Sendable {
                     throw error
                 }
             } catch let error as AMQPError {
+                // Stopping and the broker is gone: what is owed stays in the outbox for the next start.
+                if stop.isStopped { return }
+                // Only a connection that stayed up resets the back-off (see InboundConsumer.run).
+                if let connectedAt, Date().timeIntervalSince(connectedAt) > 30 { backoff.reset() }
                 let delay = backoff.next()
                 logger.log(error.isRetryable ? .warning : .error,
-                           connected ? "publisher connection lost; reconnecting" : "publisher cannot connect; retrying",
+                           connectedAt != nil ? "publisher connection lost; reconnecting" : "publisher cannot connect; retrying",
                            ["error": error.description, "retry_in_s": String(format: "%.2f", delay)])
-                if stop.isStopped, drainDeadline.map({ Date() > $0 }) ?? false { return }
                 stop.sleep(delay)
             } catch {
                 let delay = backoff.next()
