@@ -68,8 +68,9 @@ def read_db(path):
     db.row_factory = sqlite3.Row
     try:
         out = {
-            "inbox": {r["message_id"] for r in db.execute("SELECT message_id FROM inbox")},
-            "inbox_rows": db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0],
+            # Inputs only: the gateway also claims fingerprints of dead-lettered bodies ("dead-letter:…").
+            "inbox": {r["message_id"] for r in db.execute("SELECT message_id FROM inbox WHERE type != 'dead-letter'")},
+            "inbox_rows": db.execute("SELECT COUNT(*) FROM inbox WHERE type != 'dead-letter'").fetchone()[0],
             "dead": [dict(r) for r in db.execute("SELECT * FROM dead_letters")],
             "tickets": [dict(r) for r in db.execute("SELECT ticket_id, state, kind, call_id, contact_phone, callback_id, body FROM tickets")],
             "calls": {r["call_id"]: dict(r) for r in db.execute("SELECT * FROM calls")},

@@ -149,7 +149,7 @@ class Run:
         try:
             db = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=1)
             try:
-                return db.execute("SELECT COUNT(*) FROM inbox").fetchone()[0]
+                return db.execute("SELECT COUNT(*) FROM inbox WHERE type != 'dead-letter'").fetchone()[0]
             finally:
                 db.close()
         except sqlite3.Error:

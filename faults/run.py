@@ -38,6 +38,54 @@ from broker import PrivateBroker, rabbitmq_available  # noqa: E402
 from harness import GW_PASSWORD, GW_USER, Suite  # noqa: E402
 
 
+LOCK_PATH = "/tmp/metrika-faults.lock"
+_lock_file = None
+
+
+def _other_runs():
+    """Pids of other processes running a fault suite (any copy of faults/run.py)."""
+    me = os.getpid()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if (len(argv) > 1 and os.path.basename(argv[0]).startswith(b"python") and argv[1].endswith(b"faults/run.py")
+                and b"--list" not in argv):
+            pids.append(int(entry))
+    return pids
+
+
+def wait_for_other_runs(limit=2400):
+    """Runs share the private node's name and ports: wait for any other run on this machine to
+    finish (a lock, and for copies that predate it, their processes) instead of stopping its broker."""
+    import fcntl
+    global _lock_file
+    _lock_file = open(LOCK_PATH, "w")
+    deadline = time.time() + limit
+    told = False
+    while True:
+        try:
+            fcntl.flock(_lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            others = _other_runs()
+            if not others:
+                return
+            fcntl.flock(_lock_file, fcntl.LOCK_UN)
+        except OSError:
+            others = ["(lock holder)"]
+        if time.time() > deadline:
+            print(f"faults: another fault run ({others}) is still going after {limit // 60} min; giving up", file=sys.stderr)
+            sys.exit(2)
+        if not told:
+            print(f"faults: waiting for another fault run on this machine to finish ({others})", flush=True)
+            told = True
+        time.sleep(5)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer messages and iterations (development)")
@@ -72,16 +120,19 @@ def main():
         print("faults: run as root (the private node runs as the rabbitmq user; some faults need root)", file=sys.stderr)
         return 2
 
+    wait_for_other_runs()
     base = tempfile.mkdtemp(prefix="metrika-faults-")
     os.chmod(base, 0o755)
     tls = tlsutil.make_certificates(os.path.join(base, "tls"))
     broker = PrivateBroker(base, tls_files={"ca": tls["ca"], "cert": tls["server_cert"], "key": tls["server_key"]})
-    failed = False
+    state = {"completed": False, "failed": False}
 
     def cleanup():
         broker.cleanup()
-        if not args.keep and not failed:
+        if not args.keep and state["completed"] and not state["failed"]:
             shutil.rmtree(base, ignore_errors=True)
+        elif not state["completed"]:
+            print(f"faults: interrupted; logs and databases kept in {base}", flush=True)
 
     atexit.register(cleanup)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(143))
@@ -118,6 +169,7 @@ def main():
         for v in report.violations:
             print(f"  violation: {v}", flush=True)
     failed = any(not r.ok for r in results)
+    state.update(completed=True, failed=failed)
     passed = sum(1 for r in results if r.ok)
     print(f"faults: {len(results)} scenarios in {time.time() - t0:.0f} s", flush=True)
     print(f"faults: {passed} passed, {len(results) - passed} failed", flush=True)

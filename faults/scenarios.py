@@ -956,7 +956,6 @@ def fuzz_decoder(suite, name):
             else:
                 unaccounted.append((idx, m))
         # Bodies Python cannot read but Swift could: they must account for the remaining inbox rows.
-        known = set()
         extra_rows = len(db["inbox"]) - applied
         for idx, m in unaccounted:
             if extra_rows > 0:
@@ -991,7 +990,6 @@ def poison_header(suite, name):
     """One message whose header table has an empty field name, among hundreds of good ones in the
     same prefetch window: it must be quarantined alone; every good message must be applied."""
     import amqp
-    import pika
     run = Run(suite, name).setup()
     try:
         wl = _wl(suite, run, 1200, 400, poison_ratio=0)
