@@ -47,6 +47,7 @@ final class InboundConsumer: Sendable {
         var cautious = 0
         while !stop.isStopped {
             var connectedAt: Date?
+            let consumedBefore = status.consumedCount
             do {
                 let connection = try connect(prefetch: cautious > 0 ? 1 : configuration.prefetch)
                 connectedAt = Date()
@@ -62,9 +63,11 @@ final class InboundConsumer: Sendable {
                 }
             } catch let error as AMQPError {
                 let connected = connectedAt != nil
-                // Only a connection that stayed up resets the back-off: one the broker keeps closing
-                // (a refused permission, a poison delivery) must not reconnect in a tight loop.
-                if let connectedAt, Date().timeIntervalSince(connectedAt) > 30 { backoff.reset() }
+                // Only a connection that did work (or stayed up) resets the back-off: one the broker keeps
+                // closing at once (a refused permission, a poison delivery) must not reconnect in a tight loop.
+                if let connectedAt, status.consumedCount > consumedBefore || Date().timeIntervalSince(connectedAt) > 30 {
+                    backoff.reset()
+                }
                 if error.code == .protocolError {
                     cautious = 100
                     logger.warning("taking deliveries one at a time until the undecodable one is parked", [:])

@@ -50,6 +50,7 @@ final class OutboxPublisher: Sendable {
                 if Date() > drainDeadline! { return }
             }
             var connectedAt: Date?
+            let publishedBefore = status.publishedCount
             do {
                 let connection = try AMQPConnection(AMQPConnectionSettings(
                     url: configuration.amqpURL, tls: configuration.tls, heartbeatSeconds: configuration.heartbeatSeconds,
@@ -71,8 +72,10 @@ final class OutboxPublisher: Sendable {
             } catch let error as AMQPError {
                 // Stopping and the broker is gone: what is owed stays in the outbox for the next start.
                 if stop.isStopped { return }
-                // Only a connection that stayed up resets the back-off (see InboundConsumer.run).
-                if let connectedAt, Date().timeIntervalSince(connectedAt) > 30 { backoff.reset() }
+                // Only a connection that did work (or stayed up) resets the back-off (see InboundConsumer.run).
+                if let connectedAt, status.publishedCount > publishedBefore || Date().timeIntervalSince(connectedAt) > 30 {
+                    backoff.reset()
+                }
                 let delay = backoff.next()
                 logger.log(error.isRetryable ? .warning : .error,
                            connectedAt != nil ? "publisher connection lost; reconnecting" : "publisher cannot connect; retrying",
