@@ -13,18 +13,9 @@ enum BenchText {
             + padded(second % 60, 2) + "+03:00"
     }
 
-    /// `YYYY-MM-DD` for a day counted from 1970-01-01 (Howard Hinnant's civil-from-days).
+    /// `YYYY-MM-DD` for a day counted from 1970-01-01.
     static func date(daysSinceEpoch: Int) -> String {
-        let z = daysSinceEpoch + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return padded(year, 4) + "-" + padded(month, 2) + "-" + padded(day, 2)
+        LocalDate(Date(timeIntervalSince1970: Double(daysSinceEpoch) * 86_400), in: .gmt).description
     }
 
     /// A UUID-shaped id (version 4 layout), distinct for every (`stream`, `index`):

@@ -4,6 +4,28 @@ import Foundation
 /// sorted keys — the same document `JSONEncoder` (`.sortedKeys`) produces from their `Encodable`
 /// conformances, without its per-value cost on the hot path.
 enum FastJSON {
+    /// A JSON array of `items`, each written by `element`.
+    static func appendArray<T>(_ items: [T], to out: inout String, _ element: (T, inout String) -> Void) {
+        out += "["
+        for (index, item) in items.enumerated() {
+            if index > 0 { out += "," }
+            element(item, &out)
+        }
+        out += "]"
+    }
+
+    static func append(_ references: [CatalogReference], to out: inout String) {
+        appendArray(references, to: &out) { append($0, to: &$1) }
+    }
+
+    static func append(_ texts: [String], to out: inout String) {
+        appendArray(texts, to: &out) { JSONString.append($0, to: &$1) }
+    }
+
+    static func append(_ snapshots: [SubscriberSnapshot], to out: inout String) {
+        appendArray(snapshots, to: &out) { append($0, to: &$1) }
+    }
+
     static func append(_ text: String?, to out: inout String) {
         if let text { JSONString.append(text, to: &out) } else { out += "null" }
     }
@@ -20,23 +42,7 @@ enum FastJSON {
         out += "}"
     }
 
-    static func append(_ references: [CatalogReference], to out: inout String) {
-        out += "["
-        for (index, reference) in references.enumerated() {
-            if index > 0 { out += "," }
-            append(reference, to: &out)
-        }
-        out += "]"
-    }
 
-    static func append(_ texts: [String], to out: inout String) {
-        out += "["
-        for (index, text) in texts.enumerated() {
-            if index > 0 { out += "," }
-            JSONString.append(text, to: &out)
-        }
-        out += "]"
-    }
 
     static func append(_ snapshot: SubscriberSnapshot?, to out: inout String) {
         guard let s = snapshot else {
@@ -55,14 +61,6 @@ enum FastJSON {
         out += "}"
     }
 
-    static func append(_ snapshots: [SubscriberSnapshot], to out: inout String) {
-        out += "["
-        for (index, snapshot) in snapshots.enumerated() {
-            if index > 0 { out += "," }
-            append(snapshot, to: &out)
-        }
-        out += "]"
-    }
 }
 
 extension Ticket {
