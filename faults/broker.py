@@ -210,7 +210,7 @@ class PrivateBroker:
                     out.append((name, vh))
         return out
 
-    def close_connections_loop(self, vhost, names, rounds, pause_ms=(0, 30), min_age_ms=120, timeout=900):
+    def close_connections_loop(self, vhost, names, rounds, pause_ms=(0, 30), min_age_ms=200, timeout=900):
         """Inside the broker: `rounds` times, waits for each named connection of `vhost` to be up
         (running for at least `min_age_ms`, so that the gateway finished setting it up), then closes it
         exactly as `rabbitmqctl close_connection` does. Returns (closed, missed)."""

@@ -239,10 +239,12 @@ def close_connection_loop(suite, name):
         # Each round closes both connections; 500 rounds = 1000 forced reconnects.
         rounds = int(os.environ.get("METRIKA_FAULTS_CLOSE_ROUNDS", suite.scale(500, 40)))
         chunks = 5
-        wl = _wl(suite, run, 3000, 600)
+        # Messages stream all through the loop (about 0.4 s per round), so that every connection does
+        # some work before it is closed: the gateway resets its back-off only for connections that did.
+        rate = 60.0
+        wl = _wl(suite, run, max(600, int(rounds * 0.45 * rate)), max(600, int(rounds * 0.45 * rate)))
         run.start()
-        # Stream the workload over the whole loop (about 0.35 s per round).
-        pub = run.publisher(wl.messages, rate=max(5.0, len(wl.messages) / (rounds * 0.35)))
+        pub = run.publisher(wl.messages, rate=rate)
         # The literal CLI first, once per connection.
         literal = 0
         r = b.ctl("list_connections", "-p", run.vhost, "pid", "client_properties", "--no-table-headers", "--quiet")
