@@ -992,8 +992,9 @@ def fuzz_decoder(suite, name):
 
 @scenario("poison-header")
 def poison_header(suite, name):
-    """One message whose header table has an empty field name, among hundreds of good ones in the
-    same prefetch window: it must be quarantined alone; every good message must be applied."""
+    """One message whose header table has an empty field name (valid AMQP that rabbitmq-c 0.11 refuses to
+    copy), among hundreds of good ones in the same prefetch window: the consumer connection must stay up,
+    the message must be applied or dead-lettered alone, and every good message must be applied."""
     import amqp
     run = Run(suite, name).setup()
     try:

@@ -32,15 +32,6 @@ static inline int metrika_amqp_wait_frame(amqp_connection_state_t state, amqp_fr
     return amqp_simple_wait_frame_noblock(state, frame, &tv);
 }
 
-/// Consumes the next delivery, waiting at most `timeout_ms` milliseconds.
-static inline amqp_rpc_reply_t metrika_amqp_consume(amqp_connection_state_t state,
-                                                    amqp_envelope_t *envelope, int timeout_ms) {
-    struct timeval tv;
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-    return amqp_consume_message(state, envelope, &tv, 0);
-}
-
 /// Opens a socket, giving up after `timeout_ms` milliseconds.
 static inline int metrika_amqp_socket_open(amqp_socket_t *socket, const char *host, int port,
                                            int timeout_ms) {

@@ -255,44 +255,46 @@ public final class AMQPConnection {
 
     /// Waits up to `timeoutMilliseconds` for a delivery; nil on timeout. Services heartbeats while waiting.
     /// Throws when the connection or channel is gone, or the broker cancelled a consumer.
+    ///
+    /// The delivery is assembled from its frames here rather than by `amqp_consume_message`, which clones
+    /// the properties and fails (leaving the body frames unread, so the connection must be dropped) on a
+    /// header table the broker accepted but rabbitmq-c refuses to copy, such as one with an empty field
+    /// name. Reading the decoded frames directly also saves a copy of every body.
     public func nextDelivery(timeoutMilliseconds: Int) throws(AMQPError) -> AMQPDelivery? {
         amqp_maybe_release_buffers(state)
-        var envelope = amqp_envelope_t()
-        let reply = metrika_amqp_consume(state, &envelope, Int32(timeoutMilliseconds))
-        switch reply.reply_type {
-        case AMQP_RESPONSE_NORMAL:
-            defer { amqp_destroy_envelope(&envelope) }
-            return AMQPConnection.delivery(from: envelope)
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_TIMEOUT.rawValue:
+        guard let frame = try nextFrame(timeoutMilliseconds: Int32(timeoutMilliseconds)) else { return nil }
+        guard frame.frame_type == UInt8(AMQP_FRAME_METHOD), frame.payload.method.id == AMQP_BASIC_DELIVER_METHOD else {
+            try handleMethodFrame(frame)
             return nil
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where reply.library_error == AMQP_STATUS_UNEXPECTED_STATE.rawValue:
-            try handleFrameOutsideDelivery()
-            return nil
-        case AMQP_RESPONSE_LIBRARY_EXCEPTION where AMQPConnection.undecodable.contains(reply.library_error):
-            throw AMQPError(.protocolError, "a delivery could not be decoded (hostile properties or headers?): " + describe(reply))
-        default:
-            throw AMQPError(.connectionLost, "while consuming: " + describe(reply))
         }
-    }
-
-    /// Library errors meaning a received frame could not be decoded.
-    private static let undecodable: Set<Int32> = [
-        AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_UNKNOWN_CLASS.rawValue, AMQP_STATUS_UNKNOWN_METHOD.rawValue,
-        AMQP_STATUS_INVALID_PARAMETER.rawValue, AMQP_STATUS_TABLE_TOO_BIG.rawValue,
-    ]
-
-    private static func delivery(from envelope: amqp_envelope_t) -> AMQPDelivery {
-        let properties = envelope.message.properties
+        let deliver = frame.payload.method.decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
+        let header = try nextContentFrame(on: frame.channel, type: AMQP_FRAME_HEADER)
+        guard header.payload.properties.class_id == AMQP_BASIC_CLASS else {
+            throw AMQPError(.protocolError, "a delivery's content header is not of the basic class")
+        }
+        let properties = header.payload.properties.decoded.assumingMemoryBound(to: amqp_basic_properties_t.self).pointee
+        let bodySize = header.payload.properties.body_size
+        var body = Data()
+        body.reserveCapacity(Int(min(bodySize, 1 << 20)))
+        while UInt64(body.count) < bodySize {
+            let fragment = try nextContentFrame(on: frame.channel, type: AMQP_FRAME_BODY).payload.body_fragment
+            guard UInt64(body.count) + UInt64(fragment.len) <= bodySize else {
+                throw AMQPError(.protocolError, "a delivery's body frames are longer than its header announced")
+            }
+            if fragment.len > 0, let bytes = fragment.bytes {
+                body.append(bytes.assumingMemoryBound(to: UInt8.self), count: fragment.len)
+            }
+        }
         func property(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? {
             properties._flags & amqp_flags_t(flag) != 0 ? bytes.string : nil
         }
         return AMQPDelivery(
-            deliveryTag: envelope.delivery_tag,
-            consumerTag: envelope.consumer_tag.string ?? "",
-            exchange: envelope.exchange.string ?? "",
-            routingKey: envelope.routing_key.string ?? "",
-            redelivered: envelope.redelivered != 0,
-            body: Data(envelope.message.body.array),
+            deliveryTag: deliver.delivery_tag,
+            consumerTag: deliver.consumer_tag.string ?? "",
+            exchange: deliver.exchange.string ?? "",
+            routingKey: deliver.routing_key.string ?? "",
+            redelivered: deliver.redelivered != 0,
+            body: body,
             messageID: property(AMQP_BASIC_MESSAGE_ID_FLAG, properties.message_id),
             correlationID: property(AMQP_BASIC_CORRELATION_ID_FLAG, properties.correlation_id),
             replyTo: property(AMQP_BASIC_REPLY_TO_FLAG, properties.reply_to),
@@ -301,16 +303,45 @@ public final class AMQPConnection {
             headers: properties._flags & amqp_flags_t(AMQP_BASIC_HEADERS_FLAG) != 0 ? properties.headers.swiftValues(depth: 0) : [:])
     }
 
-    /// Reads the frame that interrupted `amqp_consume_message` and reacts to it.
-    private func handleFrameOutsideDelivery() throws(AMQPError) {
+    /// The next frame within `timeoutMilliseconds` (negative: no limit but the heartbeat's); nil on timeout.
+    /// The frame's decoded payload lives in rabbitmq-c's buffers until the next `amqp_maybe_release_buffers`.
+    private func nextFrame(timeoutMilliseconds: Int32) throws(AMQPError) -> amqp_frame_t? {
         var frame = amqp_frame_t()
-        let status = metrika_amqp_wait_frame(state, &frame, 0)
-        if status == AMQP_STATUS_TIMEOUT.rawValue { return }
+        let status = timeoutMilliseconds < 0 ? amqp_simple_wait_frame(state, &frame)
+                                             : metrika_amqp_wait_frame(state, &frame, timeoutMilliseconds)
+        if status == AMQP_STATUS_TIMEOUT.rawValue { return nil }
         guard status == AMQP_STATUS_OK.rawValue else {
-            throw AMQPError(.connectionLost, "while reading a frame: \(String(cString: amqp_error_string2(status)))")
+            let reason = String(cString: amqp_error_string2(status))
+            if AMQPConnection.undecodable.contains(status) {
+                throw AMQPError(.protocolError, "a frame could not be decoded (hostile properties or headers?): \(reason)")
+            }
+            throw AMQPError(.connectionLost, "while consuming: \(reason)")
         }
-        try handleMethodFrame(frame)
+        return frame
     }
+
+    /// The next content frame of the delivery being read on `channel`. Content follows its method at once,
+    /// so this waits without a timeout of its own: a silent peer is detected by the missed heartbeats.
+    /// Method frames on other channels (connection.blocked, close) are handled on the way.
+    private func nextContentFrame(on channel: amqp_channel_t, type: Int32) throws(AMQPError) -> amqp_frame_t {
+        while true {
+            guard let frame = try nextFrame(timeoutMilliseconds: -1) else { continue }
+            if frame.frame_type == UInt8(type), frame.channel == channel { return frame }
+            guard frame.frame_type == UInt8(AMQP_FRAME_METHOD) else {
+                throw AMQPError(.protocolError, "a delivery's content frames arrived out of order")
+            }
+            try handleMethodFrame(frame)
+            if frame.channel == channel {
+                throw AMQPError(.protocolError, "a method frame interrupted a delivery's content")
+            }
+        }
+    }
+
+    /// Library errors meaning a received frame could not be decoded.
+    private static let undecodable: Set<Int32> = [
+        AMQP_STATUS_BAD_AMQP_DATA.rawValue, AMQP_STATUS_UNKNOWN_CLASS.rawValue, AMQP_STATUS_UNKNOWN_METHOD.rawValue,
+        AMQP_STATUS_INVALID_PARAMETER.rawValue, AMQP_STATUS_TABLE_TOO_BIG.rawValue,
+    ]
 
     /// Reacts to a method frame that is not a delivery; returns a confirm when it is one.
     @discardableResult

@@ -36,11 +36,11 @@ public struct FailPoint: Sendable {
 
     private init() { armed = nil }
 
-    /// Exits the process when `point` is armed and reached for the n-th time.
-    func reach(_ point: Point) {
+    /// Exits the process, saying so in the log, when `point` is armed and reached for the n-th time.
+    func reach(_ point: Point, logger: Logger) {
         guard let armed, armed.point == point else { return }
         if hits.increment() == armed.count {
-            FileHandle.standardError.write(Data("{\"level\":\"error\",\"msg\":\"fail point reached; exiting\",\"point\":\"\(point.rawValue)\"}\n".utf8))
+            logger.error("fail point reached; exiting", ["point": point.rawValue])
             _exit(86)
         }
     }

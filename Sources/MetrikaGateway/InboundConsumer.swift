@@ -78,6 +78,8 @@ final class InboundConsumer: Sendable {
                            ["error": error.description, "retry_in_s": String(format: "%.2f", delay),
                             "hint": error.isRetryable ? "" : "the broker refused the gateway; fix the configuration"])
                 stop.sleep(delay)
+            } catch where stop.isStopped {
+                logger.info("stopped before the batch was committed; the broker delivers it again", ["error": "\(error)"])
             } catch {
                 logger.error("consumer stopped unexpectedly", ["error": "\(error)"])
                 stop.sleep(backoff.next())
@@ -131,7 +133,7 @@ final class InboundConsumer: Sendable {
             }
             metrics.recordReceived(batch.map(\.consumerTag))
             try commit(batch, processor, store, connection)
-            configuration.failPoint.reach(.afterCommit)
+            configuration.failPoint.reach(.afterCommit, logger: logger)
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
             status.recordConsumed(batch.count)
@@ -198,7 +200,7 @@ final class InboundConsumer: Sendable {
                 let outcomes = try store.transaction {
                     let outcomes = try batch.map { try processor.process(envelope($0)) }
                     try store.deleteConfirmed(seqs: confirmed)
-                    configuration.failPoint.reach(.beforeCommit)
+                    configuration.failPoint.reach(.beforeCommit, logger: logger)
                     return outcomes
                 }
                 ledger.markDeleted(confirmed)

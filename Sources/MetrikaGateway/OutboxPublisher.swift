@@ -118,7 +118,7 @@ final class OutboxPublisher: Sendable {
                 let (acked, refused, waited) = window.settle(confirm)
                 if !acked.isEmpty || !refused.isEmpty { lastProgress = Date() }
                 if !acked.isEmpty {
-                    configuration.failPoint.reach(.afterConfirm)
+                    configuration.failPoint.reach(.afterConfirm, logger: logger)
                     ledger.confirm(acked)
                     status.recordPublished(acked.count)
                 }
@@ -158,7 +158,7 @@ final class OutboxPublisher: Sendable {
                 window.append(tag: tag, seq: message.seq)
             }
             cursor = last.seq
-            configuration.failPoint.reach(.afterPublish)
+            configuration.failPoint.reach(.afterPublish, logger: logger)
             wake.signal()
         }
     }

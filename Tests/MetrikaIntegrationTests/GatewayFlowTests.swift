@@ -114,6 +114,23 @@ struct GatewayFlowTests {
         #expect(try gateway.count("SELECT COUNT(*) FROM dead_letters") == 3)
     }
 
+    @Test func aHeaderTableWithAnEmptyFieldNameIsReadWithoutDroppingTheConsumerConnection() throws {
+        // Valid AMQP that RabbitMQ passes on, but that rabbitmq-c 0.11's amqp_consume_message refuses to copy.
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        let body = try JSONSerialization.data(withJSONObject: Fixtures.callEnded(callID: "c-hostile", number: "89000000003", outcome: "missed"))
+        try gateway.publishRaw(body, exchange: gateway.names.telephonyExchange, routingKey: "call.ended",
+                               headers: [("", .string("empty field name")), ("x-trace", .int64(7))])
+        try gateway.publishCall(Fixtures.callEnded(callID: "c-after", number: "89000000004", outcome: "missed"))
+
+        let first = try gateway.nextEvent(ofType: "callback.needed")
+        let second = try gateway.nextEvent(ofType: "callback.needed")
+        #expect([first["phone"] as? String, second["phone"] as? String] == ["+79000000003", "+79000000004"])
+        #expect(try gateway.count("SELECT COUNT(*) FROM calls WHERE call_id = 'c-hostile'") == 1)
+        #expect(try gateway.count("SELECT COUNT(*) FROM dead_letters") == 0)
+        #expect(!gateway.logs.contains { $0.contains("consumer connection lost") })
+    }
+
     @Test func aDraftForAnUnknownNumberIsFilledInWhenRSLaterPublishesThatNumber() throws {
         let gateway = try TestGateway()
         defer { gateway.shutdown() }

@@ -105,9 +105,10 @@ public final class TestGateway {
 
     /// Publishes raw bytes and waits for the broker's confirm.
     public func publishRaw(_ body: Data, exchange: String, routingKey: String, messageID: String? = nil,
-                           replyTo: String? = nil, correlationID: String? = nil, contentType: String = "application/json") throws {
+                           replyTo: String? = nil, correlationID: String? = nil, contentType: String = "application/json",
+                           headers: [(String, AMQPFieldValue)] = []) throws {
         let properties = AMQPMessageProperties(messageID: messageID, correlationID: correlationID, replyTo: replyTo,
-                                               contentType: contentType)
+                                               contentType: contentType, headers: headers)
         let sequence = try client.publish(exchange: exchange, routingKey: routingKey, body: body, properties: properties)
         let deadline = Date(timeIntervalSinceNow: 10)
         while Date() < deadline {
