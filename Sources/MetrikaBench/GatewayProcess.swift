@@ -30,11 +30,13 @@ struct RunWorld: Sendable {
     /// The `METRIKA_*` keys that put the gateway into this world; other `METRIKA_*` keys of the bench's
     /// environment (e.g. `METRIKA_PREFETCH`) reach the gateway unchanged. The native PBX feeds (Asterisk,
     /// FreeSWITCH) are switched off: the bench drives the contract's telephony exchange, and their
-    /// queues would otherwise carry fixed names shared with every other gateway on the broker.
+    /// queues would otherwise carry fixed names shared with every other gateway on the broker. The HTTP
+    /// listener takes a free port, so a gateway already running on this machine does not stop the run.
     var environment: [String: String] {
         [
             "METRIKA_AMQP_URL": brokerURLText,
             "METRIKA_PBX_FEEDS": "none",
+            "METRIKA_HTTP_PORT": "0",
             "METRIKA_DB": databasePath,
             "METRIKA_QUEUE_TYPE": queueType,
             "METRIKA_EXCHANGE_RS": rsExchange,

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Who is on the other end of a call relative to the contact centre.
-public enum CallDirection: String, Codable, Sendable {
+public enum CallDirection: String, Codable, Sendable, CaseIterable {
     /// The subscriber called us.
     case inbound
     /// An operator called the subscriber.
@@ -9,12 +9,12 @@ public enum CallDirection: String, Codable, Sendable {
 }
 
 /// How a call ended, as the PBX reports it.
-public enum CallOutcome: String, Codable, Sendable {
+public enum CallOutcome: String, Codable, Sendable, CaseIterable {
     case answered, missed, busy, abandoned, failed
 }
 
 /// A subscriber's account status in RS.
-public enum SubscriberStatus: String, Codable, Sendable {
+public enum SubscriberStatus: String, Codable, Sendable, CaseIterable {
     case active, suspended, terminated
 }
 
@@ -54,7 +54,7 @@ public struct CallEnded: Sendable, Equatable {
 }
 
 /// Where an operator issued a command from.
-public enum CommandOrigin: String, Codable, Sendable {
+public enum CommandOrigin: String, Codable, Sendable, CaseIterable {
     case rsCard = "rs_card"
     case myTickets = "my_tickets"
     case callbackList = "callback_list"

@@ -65,19 +65,22 @@ public struct MessageDecoder: Sendable {
     /// Decodes one body. `amqpMessageID`, when the publisher set one, must equal the body id.
     public func decode(_ body: Data, amqpMessageID: String? = nil) throws(InboundError) -> InboundMessage {
         try checkSize(of: body)
-        let decoder = JSONDecoder()
-        decoder.userInfo[.inputLimits] = limits
+        guard let json = body.withUnsafeBytes({ ParsedJSON.parse($0, maxDepth: MessageDecoder.maxDepth) }) else {
+            throw InboundError(.notJSON, "the body is not a valid UTF-8 JSON object")
+        }
+        guard case let .object(members) = json else {
+            throw InboundError(.invalidMessage, "the body must be a JSON object")
+        }
+        let root = Fields(members: members, path: "", limits: limits)
         let message: InboundMessage
-        do {
-            message = try inbound(decoder.decode(RawMessage.self, from: body))
-        } catch let error as InboundError {
-            throw error
-        } catch let error as UnknownType {
-            throw InboundError(.unknownType, "unknown message type '\(error.type.prefix(limits.maxShortText))'")
-        } catch let error as DecodingError {
-            throw MessageDecoder.describe(error)
-        } catch {
-            throw InboundError(.notJSON, "the body is not valid JSON")
+        switch try root.string("type") {
+        case "subscriber.updated": message = .subscriberUpdated(try subscriberUpdated(root))
+        case "call.answered": message = .callAnswered(try callAnswered(root))
+        case "call.ended": message = .callEnded(try callEnded(root))
+        case "ticket.create": message = .ticketCreate(try ticketCreate(root))
+        case "ticket.save": message = .ticketSave(try ticketSave(root))
+        case "ticket.edit": message = .ticketEdit(try ticketEdit(root))
+        case let type: throw InboundError(.unknownType, "unknown message type '\(type.prefix(limits.maxShortText))'")
         }
         if let amqpMessageID, !amqpMessageID.isEmpty, amqpMessageID != message.messageID {
             throw InboundError(.messageIDMismatch,
@@ -86,330 +89,291 @@ public struct MessageDecoder: Sendable {
         return message
     }
 
-    /// One parse of the body: `RawMessage` reads `type` and then the matching shape from the same tree.
-    private func inbound(_ raw: RawMessage) throws(InboundError) -> InboundMessage {
-        switch raw {
-        case let .subscriberUpdated(update): .subscriberUpdated(try subscriberUpdated(update))
-        case let .callAnswered(event): .callAnswered(event.value)
-        case let .callEnded(event): .callEnded(event.value)
-        case let .ticketCreate(command): .ticketCreate(command.value)
-        case let .ticketSave(command): .ticketSave(command.value)
-        case let .ticketEdit(command): .ticketEdit(command.value)
-        }
-    }
+    /// Deepest nesting accepted in a body (unknown fields included), like Foundation's JSON reader allows.
+    static let maxDepth = 128
 
-    private func subscriberUpdated(_ raw: RawSubscriberUpdated) throws(InboundError) -> SubscriberUpdated {
+    private func subscriberUpdated(_ c: Fields) throws(InboundError) -> SubscriberUpdated {
+        let eventID = try c.text("event_id")
+        let occurredAt = try c.timestamp("occurred_at")
+        let version = try c.int64("version")
+        guard version >= 0 else { throw c.invalid("version", "must not be negative") }
+        let s = try c.object("subscriber")
+        let rsID = try s.int64("rs_id")
+        let contractNo = try s.text("contract_no")
+        let fullName = try s.text("full_name", max: \.maxText)
+        let address = try s.text("address", max: \.maxText)
+        let rawPhones = try s.texts("phones", required: true, max: \.maxShortText) ?? []
+        let tariff = try s.object("tariff")
+        let tariffName = try tariff.text("name", max: \.maxText)
+        let since = try tariff.string("since")
+        guard let tariffSince = LocalDate(iso: since) else {
+            throw tariff.invalid("since", "'\(since.prefix(32))' is not a YYYY-MM-DD date")
+        }
+        let switchName = try s.text("switch", max: \.maxText)
+        let status = try s.choice("status", SubscriberStatus.self)
         var phones: [PhoneNumber] = []
-        for typed in raw.subscriber.phones {
+        for typed in rawPhones {
             if let phone = plan.normalise(typed), !phones.contains(phone) { phones.append(phone) }
         }
-        let s = raw.subscriber
-        let subscriber = Subscriber(rsID: s.rs_id, contractNo: s.contract_no, fullName: s.full_name, address: s.address,
-                                    phones: phones, tariffName: s.tariff.name, tariffSince: s.tariff.since,
-                                    switchName: s.switch, status: s.status)
-        return SubscriberUpdated(eventID: raw.event_id, occurredAt: raw.occurred_at, version: raw.version,
-                                 subscriber: subscriber, rawPhones: s.phones)
+        let subscriber = Subscriber(rsID: rsID, contractNo: contractNo, fullName: fullName, address: address,
+                                    phones: phones, tariffName: tariffName, tariffSince: tariffSince,
+                                    switchName: switchName, status: status)
+        return SubscriberUpdated(eventID: eventID, occurredAt: occurredAt, version: version,
+                                 subscriber: subscriber, rawPhones: rawPhones)
     }
 
-    static func describe(_ error: DecodingError) -> InboundError {
-        func path(_ keys: [CodingKey], _ last: CodingKey? = nil) -> String {
-            let all = keys + (last.map { [$0] } ?? [])
-            let text = all.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-            return text.hasPrefix(".") ? String(text.dropFirst()) : text
-        }
-        switch error {
-        case let .keyNotFound(key, context):
-            return InboundError(.invalidMessage, "missing required field '\(path(context.codingPath, key))'")
-        case let .valueNotFound(_, context):
-            return InboundError(.invalidMessage, "field '\(path(context.codingPath))' must not be null")
-        case let .typeMismatch(_, context) where context.codingPath.isEmpty:
-            return InboundError(.invalidMessage, "the body must be a JSON object")
-        case let .typeMismatch(type, context):
-            return InboundError(.invalidMessage, "field '\(path(context.codingPath))' has the wrong type (expected \(typeName(type)))")
-        case let .dataCorrupted(context):
-            if context.codingPath.isEmpty {
-                return InboundError(.notJSON, "the body is not a valid UTF-8 JSON object")
-            }
-            return InboundError(.invalidMessage, "field '\(path(context.codingPath))': \(context.debugDescription)")
-        @unknown default:
-            return InboundError(.invalidMessage, "the message does not match its schema")
-        }
+    private func callAnswered(_ c: Fields) throws(InboundError) -> CallAnswered {
+        CallAnswered(
+            eventID: try c.text("event_id"),
+            callID: try c.text("call_id"),
+            direction: try c.choice("direction", CallDirection.self),
+            subscriberNumber: try c.text("subscriber_number"),
+            line: try c.text("line"),
+            operatorLogin: try c.nullableText("operator"),
+            answeredAt: try c.timestamp("answered_at"))
     }
 
-    private static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "string"
-        case is Int64.Type, is Int.Type: "integer"
-        case is Bool.Type: "boolean"
-        case is [Any].Type: "array"
-        default: "object"
-        }
+    private func callEnded(_ c: Fields) throws(InboundError) -> CallEnded {
+        CallEnded(
+            eventID: try c.text("event_id"),
+            callID: try c.text("call_id"),
+            direction: try c.choice("direction", CallDirection.self),
+            subscriberNumber: try c.text("subscriber_number"),
+            line: try c.text("line"),
+            operatorLogin: try c.nullableText("operator"),
+            startedAt: try c.timestamp("started_at"),
+            answeredAt: try c.nullableTimestamp("answered_at"),
+            endedAt: try c.timestamp("ended_at"),
+            outcome: try c.choice("outcome", CallOutcome.self))
+    }
+
+    private func ticketCreate(_ c: Fields) throws(InboundError) -> TicketCreateCommand {
+        TicketCreateCommand(
+            commandID: try c.text("command_id"),
+            operatorLogin: try c.text("operator"),
+            via: try c.optionalChoice("via", CommandOrigin.self) ?? .manual,
+            rsID: try c.optionalInt64("rs_id"),
+            source: try c.optionalText("source"),
+            contactPhones: try c.texts("contact_phones", required: false, max: \.maxShortText) ?? [],
+            reasons: try c.texts("reasons", required: false) ?? [],
+            resolutions: try c.texts("resolutions", required: false) ?? [],
+            comment: try c.optionalText("comment", max: \.maxComment),
+            task: try c.optionalText("task"),
+            address: try c.optionalText("address"),
+            save: try c.optionalBool("save") ?? false)
+    }
+
+    private func ticketSave(_ c: Fields) throws(InboundError) -> TicketSaveCommand {
+        TicketSaveCommand(
+            commandID: try c.text("command_id"),
+            ticketID: try c.text("ticket_id"),
+            operatorLogin: try c.text("operator"),
+            contactPhones: try c.texts("contact_phones", required: false, max: \.maxShortText),
+            source: try c.optionalText("source"),
+            reasons: try c.texts("reasons", required: false) ?? [],
+            resolutions: try c.texts("resolutions", required: false) ?? [],
+            comment: try c.optionalText("comment", max: \.maxComment),
+            address: try c.optionalText("address"),
+            callbackDone: try callbackDone(c))
+    }
+
+    private func ticketEdit(_ c: Fields) throws(InboundError) -> TicketEditCommand {
+        let commandID = try c.text("command_id")
+        let ticketID = try c.text("ticket_id")
+        let operatorLogin = try c.text("operator")
+        let via = try c.choice("via", CommandOrigin.self)
+        let changes = try c.object("changes")
+        return TicketEditCommand(
+            commandID: commandID,
+            ticketID: ticketID,
+            operatorLogin: operatorLogin,
+            via: via,
+            reasons: try changes.texts("reasons", required: false),
+            resolutions: try changes.texts("resolutions", required: false),
+            comment: try changes.optionalText("comment", max: \.maxComment),
+            contactPhones: try changes.texts("contact_phones", required: false, max: \.maxShortText),
+            source: try changes.optionalText("source"),
+            callbackDone: try callbackDone(c))
+    }
+
+    /// `"callback": "done"` closes the ticket's callback; absent or null leaves it.
+    private func callbackDone(_ c: Fields) throws(InboundError) -> Bool {
+        guard let value = try c.optionalString("callback") else { return false }
+        guard value == "done" else { throw c.invalid("callback", "must be \"done\" or null") }
+        return true
     }
 }
 
-extension CodingUserInfoKey {
-    static let inputLimits = CodingUserInfoKey(rawValue: "metrika.inputLimits")!
-}
+// MARK: - Reading fields with the contract's rules
 
-// MARK: - Raw shapes of the wire formats
+/// The members of one JSON object of an inbound body. Every error names the field by its path
+/// (`subscriber.tariff.since`, `subscriber.phones[1]`) and says what is wrong.
+private struct Fields {
+    let members: [(String, ParsedJSON)]
+    /// The path of this object followed by a dot, or empty for the body itself.
+    let path: String
+    let limits: InputLimits
 
-/// A body whose `type` names no message the gateway knows.
-private struct UnknownType: Error {
-    let type: String
-}
-
-/// Any inbound message, dispatched on its `type` field within one decode.
-private enum RawMessage: Decodable {
-    case subscriberUpdated(RawSubscriberUpdated)
-    case callAnswered(RawCallAnswered)
-    case callEnded(RawCallEnded)
-    case ticketCreate(RawTicketCreate)
-    case ticketSave(RawTicketSave)
-    case ticketEdit(RawTicketEdit)
-
-    init(from decoder: Decoder) throws {
-        let type = try decoder.container(keyedBy: Keys.self).decode(String.self, forKey: .type)
-        switch type {
-        case "subscriber.updated": self = .subscriberUpdated(try RawSubscriberUpdated(from: decoder))
-        case "call.answered": self = .callAnswered(try RawCallAnswered(from: decoder))
-        case "call.ended": self = .callEnded(try RawCallEnded(from: decoder))
-        case "ticket.create": self = .ticketCreate(try RawTicketCreate(from: decoder))
-        case "ticket.save": self = .ticketSave(try RawTicketSave(from: decoder))
-        case "ticket.edit": self = .ticketEdit(try RawTicketEdit(from: decoder))
-        default: throw UnknownType(type: type)
-        }
+    /// The first value under `key` (a repeated key: the first wins, as for PBX payloads).
+    private func value(_ key: String) -> ParsedJSON? {
+        for member in members where member.0 == key { return member.1 }
+        return nil
     }
-}
 
-private extension KeyedDecodingContainer {
-    /// A required, non-empty string.
-    func text(_ key: Key, max: KeyPath<InputLimits, Int> = \.maxShortText, decoder: Decoder) throws -> String {
-        let value = try decode(String.self, forKey: key)
-        guard !value.isEmpty else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "must not be empty")
-        }
-        try check(value, key, max, decoder)
+    func invalid(_ key: String, _ problem: String) -> InboundError {
+        InboundError(.invalidMessage, "field '\(path)\(key)': \(problem)")
+    }
+
+    private func wrongType(_ name: String, _ expected: String) -> InboundError {
+        InboundError(.invalidMessage, "field '\(name)' has the wrong type (expected \(expected))")
+    }
+
+    /// The value under `key`, which must be present and not null.
+    private func required(_ key: String) throws(InboundError) -> ParsedJSON {
+        guard let value = value(key) else { throw InboundError(.invalidMessage, "missing required field '\(path)\(key)'") }
+        if case .null = value { throw InboundError(.invalidMessage, "field '\(path)\(key)' must not be null") }
         return value
     }
 
-    func optionalText(_ key: Key, max: KeyPath<InputLimits, Int> = \.maxText, decoder: Decoder) throws -> String? {
-        guard let value = try decodeIfPresent(String.self, forKey: key) else { return nil }
-        try check(value, key, max, decoder)
+    /// The value under `key`, or nil when it is absent or null.
+    private func optional(_ key: String) -> ParsedJSON? {
+        guard let value = value(key) else { return nil }
+        if case .null = value { return nil }
+        return value
+    }
+
+    private func string(of value: ParsedJSON, _ key: String) throws(InboundError) -> String {
+        guard case let .string(text) = value else { throw wrongType(path + key, "string") }
+        return text
+    }
+
+    /// A required string, as written.
+    func string(_ key: String) throws(InboundError) -> String {
+        try string(of: try required(key), key)
+    }
+
+    func optionalString(_ key: String) throws(InboundError) -> String? {
+        guard let value = optional(key) else { return nil }
+        return try string(of: value, key)
+    }
+
+    /// A required, non-empty string within `max` characters and without control characters.
+    func text(_ key: String, max: KeyPath<InputLimits, Int> = \.maxShortText) throws(InboundError) -> String {
+        let value = try string(key)
+        guard !value.isEmpty else { throw invalid(key, "must not be empty") }
+        try check(value, key, max)
+        return value
+    }
+
+    func optionalText(_ key: String, max: KeyPath<InputLimits, Int> = \.maxText) throws(InboundError) -> String? {
+        guard let value = try optionalString(key) else { return nil }
+        try check(value, key, max)
         return value
     }
 
     /// A field that must be present but may be null (`"operator": null`).
-    func nullableText(_ key: Key, decoder: Decoder) throws -> String? {
-        guard contains(key) else {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "required"))
-        }
-        return try optionalText(key, max: \.maxShortText, decoder: decoder)
+    func nullableText(_ key: String) throws(InboundError) -> String? {
+        guard value(key) != nil else { throw InboundError(.invalidMessage, "missing required field '\(path)\(key)'") }
+        return try optionalText(key, max: \.maxShortText)
     }
 
-    func texts(_ key: Key, required: Bool, max: KeyPath<InputLimits, Int> = \.maxText, decoder: Decoder) throws -> [String]? {
-        let values = required ? try decode([String].self, forKey: key) : try decodeIfPresent([String].self, forKey: key)
-        guard let values else { return nil }
-        let limits = decoder.userInfo[.inputLimits] as? InputLimits ?? InputLimits()
-        guard values.count <= limits.maxListCount else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                debugDescription: "has \(values.count) entries; the limit is \(limits.maxListCount)")
+    /// A list of strings, each checked like `optionalText`, at most `limits.maxListCount` of them.
+    func texts(_ key: String, required isRequired: Bool, max: KeyPath<InputLimits, Int> = \.maxText) throws(InboundError) -> [String]? {
+        guard let value = isRequired ? try required(key) : optional(key) else { return nil }
+        guard case let .array(items) = value else { throw wrongType(path + key, "array") }
+        guard items.count <= limits.maxListCount else {
+            throw invalid(key, "has \(items.count) entries; the limit is \(limits.maxListCount)")
         }
-        for value in values { try check(value, key, max, decoder) }
-        return values
+        var texts: [String] = []
+        texts.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            switch item {
+            case let .string(text):
+                try check(text, key, max)
+                texts.append(text)
+            case .null: throw InboundError(.invalidMessage, "field '\(path)\(key)[\(index)]' must not be null")
+            default: throw wrongType("\(path)\(key)[\(index)]", "string")
+            }
+        }
+        return texts
     }
 
-    func timestamp(_ key: Key) throws -> Date {
-        let value = try decode(String.self, forKey: key)
-        guard let date = RFC3339.parse(value) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                debugDescription: "'\(value.prefix(64))' is not an RFC 3339 timestamp with an offset")
+    private func integer(of value: ParsedJSON, _ key: String) throws(InboundError) -> Int64 {
+        guard case let .number(literal) = value else { throw wrongType(path + key, "integer") }
+        if let number = Int64(literal) { return number }
+        // `5.0` and `5e2` are whole numbers too; `5.5` and numbers beyond 64 bits are not.
+        guard let real = Double(literal), real.rounded() == real, let number = Int64(exactly: real) else {
+            throw invalid(key, "\(literal.prefix(32)) is not a whole number within 64 bits")
+        }
+        return number
+    }
+
+    func int64(_ key: String) throws(InboundError) -> Int64 {
+        try integer(of: try required(key), key)
+    }
+
+    func optionalInt64(_ key: String) throws(InboundError) -> Int64? {
+        guard let value = optional(key) else { return nil }
+        return try integer(of: value, key)
+    }
+
+    func optionalBool(_ key: String) throws(InboundError) -> Bool? {
+        guard let value = optional(key) else { return nil }
+        guard case let .bool(flag) = value else { throw wrongType(path + key, "boolean") }
+        return flag
+    }
+
+    func timestamp(_ key: String) throws(InboundError) -> Date {
+        let text = try string(key)
+        guard let date = RFC3339.parse(text) else {
+            throw invalid(key, "'\(text.prefix(64))' is not an RFC 3339 timestamp with an offset")
         }
         return date
     }
 
-    func nullableTimestamp(_ key: Key) throws -> Date? {
-        guard contains(key) else {
-            throw DecodingError.keyNotFound(key, .init(codingPath: codingPath, debugDescription: "required"))
-        }
-        return try decodeNil(forKey: key) ? nil : timestamp(key)
+    /// A timestamp that must be present but may be null.
+    func nullableTimestamp(_ key: String) throws(InboundError) -> Date? {
+        guard let value = value(key) else { throw InboundError(.invalidMessage, "missing required field '\(path)\(key)'") }
+        if case .null = value { return nil }
+        return try timestamp(key)
     }
 
-    private func check(_ value: String, _ key: Key, _ max: KeyPath<InputLimits, Int>, _ decoder: Decoder) throws {
-        let limits = decoder.userInfo[.inputLimits] as? InputLimits ?? InputLimits()
+    /// One of the enumeration's values, written as its raw string.
+    func choice<Choice: RawRepresentable & CaseIterable>(_ key: String, _ type: Choice.Type) throws(InboundError) -> Choice
+        where Choice.RawValue == String {
+        try choice(of: try string(key), key)
+    }
+
+    func optionalChoice<Choice: RawRepresentable & CaseIterable>(_ key: String, _ type: Choice.Type) throws(InboundError) -> Choice?
+        where Choice.RawValue == String {
+        guard let text = try optionalString(key) else { return nil }
+        return try choice(of: text, key)
+    }
+
+    private func choice<Choice: RawRepresentable & CaseIterable>(of text: String, _ key: String) throws(InboundError) -> Choice
+        where Choice.RawValue == String {
+        guard let value = Choice(rawValue: text) else {
+            let allowed = Choice.allCases.map(\.rawValue).joined(separator: ", ")
+            throw invalid(key, "'\(text.prefix(limits.maxShortText))' is not one of \(allowed)")
+        }
+        return value
+    }
+
+    /// A required nested object.
+    func object(_ key: String) throws(InboundError) -> Fields {
+        guard case let .object(members) = try required(key) else { throw wrongType(path + key, "object") }
+        return Fields(members: members, path: "\(path)\(key).", limits: limits)
+    }
+
+    private func check(_ value: String, _ key: String, _ max: KeyPath<InputLimits, Int>) throws(InboundError) {
         let limit = limits[keyPath: max]
-        if value.unicodeScalars.count > limit {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self,
-                debugDescription: "is \(value.unicodeScalars.count) characters long; the limit is \(limit)")
+        var count = 0
+        var control = false
+        for scalar in value.unicodeScalars {
+            count += 1
+            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" && scalar != "\r" || scalar.value == 0x7F { control = true }
         }
-        if value.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" || $0.value == 0x7F }) {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "contains control characters")
-        }
-    }
-}
-
-private enum Keys: String, CodingKey {
-    case event_id, command_id, type, occurred_at, version, subscriber
-    case rs_id, contract_no, full_name, address, phones, tariff, name, since, `switch`, status
-    case call_id, direction, subscriber_number, line, `operator`, started_at, answered_at, ended_at, outcome
-    case via, source, contact_phones, reasons, resolutions, comment, task, save, ticket_id, callback, changes
-}
-
-private struct RawSubscriberUpdated: Decodable {
-    let event_id: String
-    let occurred_at: Date
-    let version: Int64
-    let subscriber: RawSubscriber
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        event_id = try c.text(.event_id, decoder: decoder)
-        occurred_at = try c.timestamp(.occurred_at)
-        version = try c.decode(Int64.self, forKey: .version)
-        guard version >= 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .version, in: c, debugDescription: "must not be negative")
-        }
-        subscriber = try c.decode(RawSubscriber.self, forKey: .subscriber)
-    }
-}
-
-private struct RawSubscriber: Decodable {
-    let rs_id: Int64
-    let contract_no: String
-    let full_name: String
-    let address: String
-    let phones: [String]
-    let tariff: RawTariff
-    let `switch`: String
-    let status: SubscriberStatus
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        rs_id = try c.decode(Int64.self, forKey: .rs_id)
-        contract_no = try c.text(.contract_no, decoder: decoder)
-        full_name = try c.text(.full_name, max: \.maxText, decoder: decoder)
-        address = try c.text(.address, max: \.maxText, decoder: decoder)
-        phones = try c.texts(.phones, required: true, max: \.maxShortText, decoder: decoder) ?? []
-        tariff = try c.decode(RawTariff.self, forKey: .tariff)
-        `switch` = try c.text(.switch, max: \.maxText, decoder: decoder)
-        status = try c.decode(SubscriberStatus.self, forKey: .status)
-    }
-}
-
-private struct RawTariff: Decodable {
-    let name: String
-    let since: LocalDate
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        name = try c.text(.name, max: \.maxText, decoder: decoder)
-        let text = try c.decode(String.self, forKey: .since)
-        guard let date = LocalDate(iso: text) else {
-            throw DecodingError.dataCorruptedError(forKey: .since, in: c, debugDescription: "'\(text.prefix(32))' is not a YYYY-MM-DD date")
-        }
-        since = date
-    }
-}
-
-private struct RawCallAnswered: Decodable {
-    let value: CallAnswered
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        value = CallAnswered(
-            eventID: try c.text(.event_id, decoder: decoder),
-            callID: try c.text(.call_id, decoder: decoder),
-            direction: try c.decode(CallDirection.self, forKey: .direction),
-            subscriberNumber: try c.text(.subscriber_number, decoder: decoder),
-            line: try c.text(.line, decoder: decoder),
-            operatorLogin: try c.nullableText(.operator, decoder: decoder),
-            answeredAt: try c.timestamp(.answered_at))
-    }
-}
-
-private struct RawCallEnded: Decodable {
-    let value: CallEnded
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        value = CallEnded(
-            eventID: try c.text(.event_id, decoder: decoder),
-            callID: try c.text(.call_id, decoder: decoder),
-            direction: try c.decode(CallDirection.self, forKey: .direction),
-            subscriberNumber: try c.text(.subscriber_number, decoder: decoder),
-            line: try c.text(.line, decoder: decoder),
-            operatorLogin: try c.nullableText(.operator, decoder: decoder),
-            startedAt: try c.timestamp(.started_at),
-            answeredAt: try c.nullableTimestamp(.answered_at),
-            endedAt: try c.timestamp(.ended_at),
-            outcome: try c.decode(CallOutcome.self, forKey: .outcome))
-    }
-}
-
-private func callbackDone(_ c: KeyedDecodingContainer<Keys>) throws -> Bool {
-    guard let value = try c.decodeIfPresent(String.self, forKey: .callback) else { return false }
-    guard value == "done" else {
-        throw DecodingError.dataCorruptedError(forKey: .callback, in: c, debugDescription: "must be \"done\" or null")
-    }
-    return true
-}
-
-private struct RawTicketCreate: Decodable {
-    let value: TicketCreateCommand
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        value = TicketCreateCommand(
-            commandID: try c.text(.command_id, decoder: decoder),
-            operatorLogin: try c.text(.operator, decoder: decoder),
-            via: try c.decodeIfPresent(CommandOrigin.self, forKey: .via) ?? .manual,
-            rsID: try c.decodeIfPresent(Int64.self, forKey: .rs_id),
-            source: try c.optionalText(.source, decoder: decoder),
-            contactPhones: try c.texts(.contact_phones, required: false, max: \.maxShortText, decoder: decoder) ?? [],
-            reasons: try c.texts(.reasons, required: false, decoder: decoder) ?? [],
-            resolutions: try c.texts(.resolutions, required: false, decoder: decoder) ?? [],
-            comment: try c.optionalText(.comment, max: \.maxComment, decoder: decoder),
-            task: try c.optionalText(.task, decoder: decoder),
-            address: try c.optionalText(.address, decoder: decoder),
-            save: try c.decodeIfPresent(Bool.self, forKey: .save) ?? false)
-    }
-}
-
-private struct RawTicketSave: Decodable {
-    let value: TicketSaveCommand
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        value = TicketSaveCommand(
-            commandID: try c.text(.command_id, decoder: decoder),
-            ticketID: try c.text(.ticket_id, decoder: decoder),
-            operatorLogin: try c.text(.operator, decoder: decoder),
-            contactPhones: try c.texts(.contact_phones, required: false, max: \.maxShortText, decoder: decoder),
-            source: try c.optionalText(.source, decoder: decoder),
-            reasons: try c.texts(.reasons, required: false, decoder: decoder) ?? [],
-            resolutions: try c.texts(.resolutions, required: false, decoder: decoder) ?? [],
-            comment: try c.optionalText(.comment, max: \.maxComment, decoder: decoder),
-            address: try c.optionalText(.address, decoder: decoder),
-            callbackDone: try callbackDone(c))
-    }
-}
-
-private struct RawTicketEdit: Decodable {
-    let value: TicketEditCommand
-
-    init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        let changes = try c.nestedContainer(keyedBy: Keys.self, forKey: .changes)
-        let changesDecoder = try c.superDecoder(forKey: .changes)
-        value = TicketEditCommand(
-            commandID: try c.text(.command_id, decoder: decoder),
-            ticketID: try c.text(.ticket_id, decoder: decoder),
-            operatorLogin: try c.text(.operator, decoder: decoder),
-            via: try c.decode(CommandOrigin.self, forKey: .via),
-            reasons: try changes.texts(.reasons, required: false, decoder: changesDecoder),
-            resolutions: try changes.texts(.resolutions, required: false, decoder: changesDecoder),
-            comment: try changes.optionalText(.comment, max: \.maxComment, decoder: changesDecoder),
-            contactPhones: try changes.texts(.contact_phones, required: false, max: \.maxShortText, decoder: changesDecoder),
-            source: try changes.optionalText(.source, decoder: changesDecoder),
-            callbackDone: try callbackDone(c))
+        if count > limit { throw invalid(key, "is \(count) characters long; the limit is \(limit)") }
+        if control { throw invalid(key, "contains control characters") }
     }
 }

@@ -175,6 +175,7 @@ enum JSONValue: Sendable, Equatable {
 
     func serialized() -> String {
         var out = ""
+        out.reserveCapacity(2048)
         write(into: &out)
         return out
     }
@@ -203,6 +204,12 @@ public enum JSONString {
     /// Appends `text` to `out` as a quoted JSON string, escaping quotes, backslashes and control characters.
     public static func append(_ text: String, to out: inout String) {
         out += "\""
+        // Most text needs no escaping and is appended in one piece.
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""

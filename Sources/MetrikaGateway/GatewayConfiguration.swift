@@ -80,8 +80,11 @@ public struct GatewayConfiguration: Sendable {
     public var queueType = "quorum"
     /// `METRIKA_DELIVERY_LIMIT`, default 5: redeliveries of one message before the broker dead-letters it.
     public var deliveryLimit = 5
-    /// `METRIKA_PREFETCH`, default 500: unacknowledged deliveries in flight, and the largest batch committed at once.
-    public var prefetch = 500
+    /// `METRIKA_PREFETCH`, default 1000: unacknowledged deliveries in flight.
+    public var prefetch = 1000
+    /// `METRIKA_BATCH_SIZE`, default half of `METRIKA_PREFETCH`: the largest batch committed in one transaction.
+    /// Smaller than the window so the broker keeps delivering the next batch while this one commits.
+    public var batchSize = 500
     /// `METRIKA_BATCH_WAIT_MS`, default 5: how long a batch waits for more messages before it commits.
     public var batchWaitMilliseconds = 5
     /// `METRIKA_PBX_FEEDS`, default `asterisk-cdr,asterisk-cel,freeswitch`: which PBX feeds to consume
@@ -241,6 +244,7 @@ public struct GatewayConfiguration: Sendable {
         }
         deliveryLimit = try integer("METRIKA_DELIVERY_LIMIT", 1...1000, default: deliveryLimit)
         prefetch = try integer("METRIKA_PREFETCH", 1...65_535, default: prefetch)
+        batchSize = try integer("METRIKA_BATCH_SIZE", 1...prefetch, default: max(1, prefetch / 2))
         batchWaitMilliseconds = try integer("METRIKA_BATCH_WAIT_MS", 0...1000, default: batchWaitMilliseconds)
         if let delays = string("METRIKA_RETRY_DELAYS") {
             let parsed = delays.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }

@@ -126,7 +126,7 @@ final class InboundConsumer: Sendable {
             let arrived = ContinuousClock.now
             var batch = [first]
             let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
-            while batch.count < configuration.prefetch {
+            while batch.count < configuration.batchSize {
                 let remaining = max(0, Int(deadline.timeIntervalSinceNow * 1000))
                 guard let next = try connection.nextDelivery(timeoutMilliseconds: remaining) else { break }
                 batch.append(next)

@@ -131,7 +131,7 @@ public final class MessageProcessor {
         } catch {
             return try deadLetter(envelope, error, messageID: nil)
         }
-        guard let json = PBXJSON.parse([UInt8](envelope.body)) else {
+        guard let json = ParsedJSON.parse([UInt8](envelope.body)) else {
             return try deadLetter(envelope, InboundError(.notJSON, "the body is not valid UTF-8 JSON"), messageID: nil)
         }
         do {
@@ -477,7 +477,7 @@ public final class MessageProcessor {
         return .deadLettered(errorClass)
     }
 
-    private func newID() -> String { UUID().uuidString.lowercased() }
+    private func newID() -> String { TimeOrderedUUID.next(at: now) }
 }
 
 extension InboundEnvelope {

@@ -269,7 +269,7 @@ struct MessageDecoderTests {
                       "field 'subscriber.phones[1]' has the wrong type (expected string)") {
             setNested(&$0, ["subscriber"], "phones", ["+79000001122", 83422001122])
         },
-        BrokenMessage("unknown status", "subscriber.updated", .invalidMessage, "field 'subscriber.status': Cannot initialize SubscriberStatus from invalid String value deleted") {
+        BrokenMessage("unknown status", "subscriber.updated", .invalidMessage, "field 'subscriber.status': 'deleted' is not one of active, suspended, terminated") {
             setNested(&$0, ["subscriber"], "status", "deleted")
         },
         BrokenMessage("control character in a name", "subscriber.updated", .invalidMessage,
@@ -298,7 +298,7 @@ struct MessageDecoderTests {
                       "field 'answered_at' has the wrong type (expected string)") {
             $0["answered_at"] = 1_796_281_812
         },
-        BrokenMessage("unknown outcome", "call.ended", .invalidMessage, "field 'outcome': Cannot initialize CallOutcome from invalid String value dropped") {
+        BrokenMessage("unknown outcome", "call.ended", .invalidMessage, "field 'outcome': 'dropped' is not one of answered, missed, busy, abandoned, failed") {
             $0["outcome"] = "dropped"
         },
         BrokenMessage("over-long call_id", "call.ended", .invalidMessage,
@@ -320,7 +320,7 @@ struct MessageDecoderTests {
         BrokenMessage("changes absent", "ticket.edit", .invalidMessage, "missing required field 'changes'") {
             $0["changes"] = nil
         },
-        BrokenMessage("unknown via", "ticket.edit", .invalidMessage, "field 'via': Cannot initialize CommandOrigin from invalid String value phone") {
+        BrokenMessage("unknown via", "ticket.edit", .invalidMessage, "field 'via': 'phone' is not one of rs_card, my_tickets, callback_list, manual") {
             $0["via"] = "phone"
         },
         BrokenMessage("callback neither done nor null", "ticket.save", .invalidMessage,

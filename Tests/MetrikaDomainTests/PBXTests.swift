@@ -7,30 +7,30 @@ struct PBXTests {
     static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Samples")
     static let moscow = TimeZone(identifier: "Europe/Moscow")!
 
-    static func sample(_ name: String) throws -> PBXJSON {
+    static func sample(_ name: String) throws -> ParsedJSON {
         let bytes = try [UInt8](Data(contentsOf: samples.appendingPathComponent(name)))
-        return try #require(PBXJSON.parse(bytes))
+        return try #require(ParsedJSON.parse(bytes))
     }
 
     @Test func repeatedKeysAreKeptAndTheFirstWins() throws {
-        let json = try #require(PBXJSON.parse(Array(#"{"Hangup-Cause": "NO_ANSWER", "x": 1, "Hangup-Cause": "NORMAL_CLEARING"}"#.utf8)))
+        let json = try #require(ParsedJSON.parse(Array(#"{"Hangup-Cause": "NO_ANSWER", "x": 1, "Hangup-Cause": "NORMAL_CLEARING"}"#.utf8)))
         #expect(json.text("Hangup-Cause") == "NO_ANSWER")
         #expect(json.values("Hangup-Cause") == [.string("NO_ANSWER"), .string("NORMAL_CLEARING")])
     }
 
     @Test func idsThatLookLikeNumbersStayExactlyAsWritten() throws {
-        let json = try #require(PBXJSON.parse(Array(#"{"linkedid": 1709622902.360, "n": "1709622902.36"}"#.utf8)))
+        let json = try #require(ParsedJSON.parse(Array(#"{"linkedid": 1709622902.360, "n": "1709622902.36"}"#.utf8)))
         #expect(json.text("linkedid") == "1709622902.360")
         #expect(json.text("n") == "1709622902.36")
     }
 
     @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "{\"a\":\"\u{01}\"}", "{\"a\":1} x"])
     func malformedJSONIsRefused(_ text: String) {
-        #expect(PBXJSON.parse(Array(text.utf8)) == nil)
+        #expect(ParsedJSON.parse(Array(text.utf8)) == nil)
     }
 
     @Test func invalidUTF8IsRefused() {
-        #expect(PBXJSON.parse([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]) == nil)
+        #expect(ParsedJSON.parse([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]) == nil)
     }
 
     @Test func pbxTimesWithAndWithoutColonOrZoneAndTheEpochZeroAnswer() {
@@ -73,7 +73,7 @@ struct PBXTests {
     }
 
     @Test func callsBetweenExtensionsDecideNothing() throws {
-        let json = try #require(PBXJSON.parse(Array("""
+        let json = try #require(ParsedJSON.parse(Array("""
             {"src": "101", "dst": "102", "dcontext": "from-internal", "channel": "PJSIP/101-1", "dstchannel": "PJSIP/102-2",
              "disposition": "ANSWERED", "start": "2024-03-05T10:00:00+0300", "answer": "2024-03-05T10:00:02+0300",
              "end": "2024-03-05T10:01:00+0300", "linkedid": "1.1"}
@@ -82,7 +82,7 @@ struct PBXTests {
     }
 
     @Test func aCDRWithoutLinkedidIsRefusedNamingTheField() throws {
-        let json = try #require(PBXJSON.parse(Array(#"{"channel": "PJSIP/x-1", "disposition": "ANSWERED", "end": "2024-03-05T10:00:00+0300"}"#.utf8)))
+        let json = try #require(ParsedJSON.parse(Array(#"{"channel": "PJSIP/x-1", "disposition": "ANSWERED", "end": "2024-03-05T10:00:00+0300"}"#.utf8)))
         #expect(throws: InboundError(.invalidMessage, "missing required field 'linkedid'")) {
             try AsteriskLeg(json, zone: Self.moscow)
         }

@@ -27,7 +27,7 @@ public struct AsteriskLeg: Codable, Sendable, Equatable {
 
     /// Reads a CDR; throws naming the field when a required one is missing. Numbers may come as
     /// strings or numbers; ids stay strings.
-    public init(_ json: PBXJSON, zone: TimeZone) throws(InboundError) {
+    public init(_ json: ParsedJSON, zone: TimeZone) throws(InboundError) {
         func required(_ key: String) throws(InboundError) -> String {
             guard let value = json.text(key) else { throw InboundError(.invalidMessage, "missing required field '\(key)'") }
             return value
@@ -108,7 +108,7 @@ public struct AsteriskCELEvent: Sendable, Equatable {
     public let uniqueID: String
     public let eventTime: String
 
-    public init(_ json: PBXJSON) throws(InboundError) {
+    public init(_ json: ParsedJSON) throws(InboundError) {
         guard let name = json.text("event_name"), !name.isEmpty else { throw InboundError(.invalidMessage, "missing required field 'event_name'") }
         guard let linked = json.text("linked_id"), !linked.isEmpty else { throw InboundError(.invalidMessage, "missing required field 'linked_id'") }
         eventName = name

@@ -7,10 +7,10 @@ public struct FreeSwitchEvent: Sendable, Equatable {
     public let subclass: String?
     public let uniqueID: String
     public let sequence: String
-    public let json: PBXJSON
+    public let json: ParsedJSON
 
     /// Reads the fields every event has; throws naming a missing one.
-    public init(_ json: PBXJSON) throws(InboundError) {
+    public init(_ json: ParsedJSON) throws(InboundError) {
         guard case .object = json else { throw InboundError(.invalidMessage, "the body must be a JSON object") }
         guard let name = json.text("Event-Name"), !name.isEmpty else { throw InboundError(.invalidMessage, "missing required field 'Event-Name'") }
         self.name = name

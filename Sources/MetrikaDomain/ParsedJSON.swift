@@ -1,17 +1,18 @@
-/// A JSON reader for PBX payloads that keeps what Foundation hides: repeated keys (FreeSWITCH sends
+/// A JSON tree read by a small byte-level parser, used for every inbound body: the canonical messages of
+/// CONTRACTS.md and the PBX payloads. It keeps what Foundation hides: repeated keys (FreeSWITCH sends
 /// `Hangup-Cause` twice) and numbers exactly as written (`1709622902.36` is an id, not a float).
 ///
 /// Repeated keys: the **first** occurrence wins, deterministically (`value(_:)`); `values(_:)` returns all.
-public indirect enum PBXJSON: Sendable, Equatable {
-    case object([(String, PBXJSON)])
-    case array([PBXJSON])
+public indirect enum ParsedJSON: Sendable, Equatable {
+    case object([(String, ParsedJSON)])
+    case array([ParsedJSON])
     case string(String)
     /// A number as its literal text.
     case number(String)
     case bool(Bool)
     case null
 
-    public static func == (lhs: PBXJSON, rhs: PBXJSON) -> Bool {
+    public static func == (lhs: ParsedJSON, rhs: ParsedJSON) -> Bool {
         switch (lhs, rhs) {
         case let (.object(a), .object(b)): a.count == b.count && zip(a, b).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case let (.array(a), .array(b)): a == b
@@ -22,22 +23,27 @@ public indirect enum PBXJSON: Sendable, Equatable {
         }
     }
 
-    /// Parses UTF-8 JSON; nil when it is not valid JSON or nests deeper than 16 levels.
-    public static func parse(_ bytes: [UInt8]) -> PBXJSON? {
-        var parser = Parser(bytes: bytes)
+    /// Parses UTF-8 JSON; nil when it is not valid JSON or nests deeper than `maxDepth` levels.
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = 16) -> ParsedJSON? {
+        bytes.withUnsafeBytes { parse($0, maxDepth: maxDepth) }
+    }
+
+    /// Parses UTF-8 JSON from raw bytes; nil when it is not valid JSON or nests deeper than `maxDepth` levels.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = 16) -> ParsedJSON? {
+        var parser = Parser(bytes: bytes, maxDepth: maxDepth)
         guard let value = parser.value(depth: 0) else { return nil }
         parser.skipWhitespace()
         return parser.index == bytes.count ? value : nil
     }
 
     /// The first value under `key` of an object.
-    public func value(_ key: String) -> PBXJSON? {
+    public func value(_ key: String) -> ParsedJSON? {
         guard case let .object(fields) = self else { return nil }
         return fields.first { $0.0 == key }?.1
     }
 
     /// Every value under `key` of an object, in order.
-    public func values(_ key: String) -> [PBXJSON] {
+    public func values(_ key: String) -> [ParsedJSON] {
         guard case let .object(fields) = self else { return [] }
         return fields.filter { $0.0 == key }.map(\.1)
     }
@@ -51,21 +57,32 @@ public indirect enum PBXJSON: Sendable, Equatable {
     }
 
     private struct Parser {
-        let bytes: [UInt8]
+        let bytes: UnsafeRawBufferPointer
+        let maxDepth: Int
         var index = 0
 
-        mutating func skipWhitespace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        init(bytes: UnsafeRawBufferPointer, maxDepth: Int) {
+            self.bytes = bytes
+            self.maxDepth = maxDepth
         }
 
-        mutating func value(depth: Int) -> PBXJSON? {
-            guard depth < 16 else { return nil }
+        mutating func skipWhitespace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func value(depth: Int) -> ParsedJSON? {
+            guard depth < maxDepth else { return nil }
             skipWhitespace()
             guard index < bytes.count else { return nil }
             switch bytes[index] {
             case UInt8(ascii: "{"): return object(depth: depth)
             case UInt8(ascii: "["): return array(depth: depth)
-            case UInt8(ascii: "\""): return string().map(PBXJSON.string)
+            case UInt8(ascii: "\""): return string().map(ParsedJSON.string)
             case UInt8(ascii: "t"): return literal("true", .bool(true))
             case UInt8(ascii: "f"): return literal("false", .bool(false))
             case UInt8(ascii: "n"): return literal("null", .null)
@@ -73,25 +90,34 @@ public indirect enum PBXJSON: Sendable, Equatable {
             }
         }
 
-        mutating func literal(_ word: String, _ value: PBXJSON) -> PBXJSON? {
-            let expected = Array(word.utf8)
-            guard index + expected.count <= bytes.count, Array(bytes[index..<index + expected.count]) == expected else { return nil }
-            index += expected.count
+        mutating func literal(_ word: StaticString, _ value: ParsedJSON) -> ParsedJSON? {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { return nil }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] { return nil }
+            index += count
             return value
         }
 
-        mutating func number() -> PBXJSON? {
+        mutating func number() -> ParsedJSON? {
             let start = index
-            while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+            while index < bytes.count, isNumberByte(bytes[index]) { index += 1 }
             guard index > start else { return nil }
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             guard Double(text) != nil else { return nil }
             return .number(text)
         }
 
-        mutating func object(depth: Int) -> PBXJSON? {
+        private func isNumberByte(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                 UInt8(ascii: "e"), UInt8(ascii: "E"): true
+            default: false
+            }
+        }
+
+        mutating func object(depth: Int) -> ParsedJSON? {
             index += 1
-            var fields: [(String, PBXJSON)] = []
+            var fields: [(String, ParsedJSON)] = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
@@ -113,9 +139,9 @@ public indirect enum PBXJSON: Sendable, Equatable {
             }
         }
 
-        mutating func array(depth: Int) -> PBXJSON? {
+        mutating func array(depth: Int) -> ParsedJSON? {
             index += 1
-            var items: [PBXJSON] = []
+            var items: [ParsedJSON] = []
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
@@ -135,11 +161,26 @@ public indirect enum PBXJSON: Sendable, Equatable {
         /// A string literal; nil on bad escapes, raw control characters or invalid UTF-8.
         mutating func string() -> String? {
             index += 1
+            // Fast path: most strings have no escapes and are validated and copied in one step.
+            var end = index
+            while end < bytes.count {
+                let byte = bytes[end]
+                if byte == UInt8(ascii: "\"") {
+                    guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self) else {
+                        return nil
+                    }
+                    index = end + 1
+                    return text
+                }
+                if byte < 0x20 { return nil }
+                if byte == UInt8(ascii: "\\") { break }
+                end += 1
+            }
             var scalars = String.UnicodeScalarView()
             var chunkStart = index
             func flush(_ end: Int) -> Bool {
                 guard end > chunkStart else { return true }
-                guard let text = String(validating: bytes[chunkStart..<end], as: UTF8.self) else { return false }
+                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[chunkStart..<end]), as: UTF8.self) else { return false }
                 scalars.append(contentsOf: text.unicodeScalars)
                 return true
             }
@@ -185,7 +226,8 @@ public indirect enum PBXJSON: Sendable, Equatable {
         }
 
         mutating func hex4() -> UInt32? {
-            guard index + 4 <= bytes.count, let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+            guard index + 4 <= bytes.count,
+                  let value = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[index..<index + 4]), as: UTF8.self), radix: 16) else {
                 return nil
             }
             index += 4
