@@ -107,3 +107,42 @@ extension SubscriberFill {
         return out
     }
 }
+
+extension SubscriberFill {
+    /// The subscriber part (`match`, `subscriber`, `candidates`) of a ticket as `Ticket.json(in:)` wrote it;
+    /// nil when the text is not such a ticket. Reads only these three fields, without decoding the ticket.
+    public init?(ticketJSON: String) {
+        var text = ticketJSON
+        guard let json = text.withUTF8({ ParsedJSON.parse(UnsafeRawBufferPointer($0), maxDepth: 8) }),
+              let matchText = json.text("match"), let match = SubscriberMatch(rawValue: matchText) else { return nil }
+        var subscriber: SubscriberSnapshot?
+        if let value = json.value("subscriber"), value != .null {
+            guard let snapshot = SubscriberSnapshot(json: value) else { return nil }
+            subscriber = snapshot
+        }
+        var candidates: [SubscriberSnapshot] = []
+        if case let .array(items)? = json.value("candidates") {
+            for item in items {
+                guard let snapshot = SubscriberSnapshot(json: item) else { return nil }
+                candidates.append(snapshot)
+            }
+        }
+        self.init(match: match, subscriber: subscriber, candidates: candidates)
+    }
+}
+
+extension SubscriberSnapshot {
+    /// A snapshot as `FastJSON` wrote it; nil when a field is missing or of another type.
+    init?(json: ParsedJSON) {
+        guard let rsIDText = json.text("rs_id"), let rsID = Int64(rsIDText),
+              let daysText = json.text("days_on_tariff"), let days = Int(daysText),
+              case let .string(contractNo)? = json.value("contract_no"), case let .string(fullName)? = json.value("full_name"),
+              case let .string(address)? = json.value("address"), case let .string(tariffName)? = json.value("tariff_name"),
+              case let .string(tariffSince)? = json.value("tariff_since"), case let .string(switchName)? = json.value("switch"),
+              case let .string(statusText)? = json.value("status"), let status = SubscriberStatus(rawValue: statusText) else {
+            return nil
+        }
+        self.init(rsID: rsID, contractNo: contractNo, fullName: fullName, address: address, tariffName: tariffName,
+                  tariffSince: tariffSince, daysOnTariff: days, switchName: switchName, status: status)
+    }
+}

@@ -400,8 +400,7 @@ public final class MessageProcessor {
     }
 
     private func fill(ofTicket id: String) throws(StoreError) -> SubscriberFill {
-        guard let ticket = try store.ticket(id: id) else { return SubscriberFill(match: .unmatched, subscriber: nil, candidates: []) }
-        return SubscriberFill(ticket)
+        try store.subscriberFill(ofTicket: id) ?? SubscriberFill(match: .unmatched, subscriber: nil, candidates: [])
     }
 
     // MARK: Output

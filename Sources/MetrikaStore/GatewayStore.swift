@@ -276,6 +276,17 @@ public final class GatewayStore {
         try connection.query("SELECT body FROM tickets WHERE ticket_id = ?", [.text(id)], readTicket).first
     }
 
+    /// The subscriber part of the ticket with this id, read from its stored JSON without decoding the ticket.
+    public func subscriberFill(ofTicket id: String) throws(StoreError) -> SubscriberFill? {
+        guard let json = try connection.query("SELECT body FROM tickets WHERE ticket_id = ?", [.text(id)], { $0.text(0) ?? "" }).first else {
+            return nil
+        }
+        guard let fill = SubscriberFill(ticketJSON: json) else {
+            throw StoreError(code: 11, message: "the stored ticket \(id) cannot be read")
+        }
+        return fill
+    }
+
     /// Drafts whose contact number is `phone` and whose subscriber is not settled (unmatched or ambiguous).
     public func unsettledDrafts(phone: PhoneNumber) throws(StoreError) -> [Ticket] {
         try connection.query("""

@@ -47,4 +47,14 @@ struct TicketJSONTests {
             #expect(decoded.reasons == ticket.reasons)
         }
     }
+
+    @Test func theSubscriberPartIsReadBackFromTheStoredJSONAlone() throws {
+        for ticket in try Self.tickets() {
+            let fill = try #require(SubscriberFill(ticketJSON: ticket.json(in: Self.moscow)))
+            #expect(fill == SubscriberFill(match: ticket.match, subscriber: ticket.subscriber, candidates: ticket.candidates))
+        }
+        #expect(SubscriberFill(ticketJSON: "{}") == nil)
+        #expect(SubscriberFill(ticketJSON: #"{"match":"matched","subscriber":{"rs_id":"7"}}"#) == nil)
+        #expect(SubscriberFill(ticketJSON: "not json") == nil)
+    }
 }
