@@ -5,9 +5,11 @@ public struct PhoneNumber: Hashable, Sendable, Comparable, CustomStringConvertib
 
     /// Wraps a string that is already E.164; returns nil for anything else.
     public init?(e164 candidate: String) {
-        guard candidate.first == "+" else { return nil }
-        let digits = candidate.dropFirst()
-        guard (7...15).contains(digits.count), digits.allSatisfy(\.isASCIIDigit), digits.first != "0" else {
+        let utf8 = candidate.utf8
+        guard utf8.first == UInt8(ascii: "+") else { return nil }
+        let digits = utf8.dropFirst()
+        guard (7...15).contains(digits.count), digits.allSatisfy({ (0x30...0x39).contains($0) }),
+              digits.first != UInt8(ascii: "0") else {
             return nil
         }
         self.e164 = candidate
@@ -48,17 +50,26 @@ public struct NumberingPlan: Sendable, Equatable {
     /// `—`, `‑`), dots and brackets are ignored.
     /// Returns nil for anything that is not a dialable number in this plan (extensions, `anonymous`).
     public func normalise(_ raw: String) -> PhoneNumber? {
-        var digits = ""
+        // Scalar by scalar (not by Character: grapheme breaking is the slow part on a directory sync).
+        let scalars = raw.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
         var hasPlus = false
-        for (index, character) in raw.trimmingWhitespace().enumerated() {
-            if character.isASCIIDigit {
-                digits.append(character)
-            } else if character == "+", index == 0 {
+        var index = first
+        while index <= last {
+            let scalar = scalars[index]
+            if ("0"..."9").contains(scalar) {
+                bytes.append(UInt8(scalar.value))
+            } else if scalar == "+", index == first {
                 hasPlus = true
-            } else if !character.isPhoneSeparator {
+            } else if !scalar.isPhoneSeparator {
                 return nil
             }
+            index = scalars.index(after: index)
         }
+        let digits = String(decoding: bytes, as: UTF8.self)
         if hasPlus { return PhoneNumber(e164: "+" + digits) }
         // Longer than any national form (trunk prefix + national number), so `810…` is never a trunk-dialled
         // national number; short foreign numbers (`810 354 512 3456`, Iceland) still qualify.
@@ -78,14 +89,20 @@ public struct NumberingPlan: Sendable, Equatable {
     }
 }
 
-extension Character {
-    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
-
+extension Unicode.Scalar {
     /// What people put between the digits of a phone number: tabs and Unicode spaces (not line breaks),
     /// hyphens and dashes (`-`, `‐`, `‑`, `‒`, `–`, `—`, `−`), dots and brackets.
     var isPhoneSeparator: Bool {
-        (isWhitespace && !isNewline) || "-\u{2010}\u{2011}\u{2012}\u{2013}\u{2014}\u{2212}().".contains(self)
+        switch self {
+        case "-", "\u{2010}", "\u{2011}", "\u{2012}", "\u{2013}", "\u{2014}", "\u{2212}", "(", ")", ".": true
+        case "\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": false
+        default: properties.isWhitespace
+        }
     }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }
 
 extension String {

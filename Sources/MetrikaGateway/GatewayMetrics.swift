@@ -53,6 +53,7 @@ public final class GatewayMetrics: Sendable {
     func recordAcknowledged(_ queues: [String], after elapsed: Duration) {
         let seconds = elapsed.fractionalSeconds
         state.withLock { counts in
+            counts.batches += 1
             for queue in queues {
                 counts.acknowledged[queue, default: 0] += 1
                 counts.processingSeconds[queue, default: Histogram(upperBounds: Histogram.latencyBuckets)].observe(seconds)
@@ -110,6 +111,8 @@ public struct GatewayMetricsSnapshot: Sendable {
     public var consumed: [String: UInt64] = [:]
     /// Deliveries acknowledged after their batch was committed (or postponed), by queue.
     public var acknowledged: [String: UInt64] = [:]
+    /// Batches acknowledged (one transaction and one multiple-ack each); acknowledged / batches = mean batch size.
+    public var batches: UInt64 = 0
     /// Committed messages by queue and outcome (`applied`, `duplicate`, `rejected`, `dead_lettered`).
     public var processed: [QueueLabel: UInt64] = [:]
     /// Messages sent to the dead-letter queue, by queue and error class (`invalid_json`, `transient_failure`…).

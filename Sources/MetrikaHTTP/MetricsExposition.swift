@@ -85,6 +85,8 @@ struct MetricsExposition {
         for queue in queues { out.sample("metrika_messages_consumed_total", [("queue", queue)], metrics.consumed[queue] ?? 0) }
         out.family("metrika_messages_acked_total", "counter", "Deliveries acknowledged after their batch was committed or postponed.")
         for queue in queues { out.sample("metrika_messages_acked_total", [("queue", queue)], metrics.acknowledged[queue] ?? 0) }
+        out.family("metrika_batches_committed_total", "counter", "Batches committed in one transaction and acknowledged with one multiple-ack.")
+        out.sample("metrika_batches_committed_total", [], metrics.batches)
         out.family("metrika_messages_processed_total", "counter", "Committed messages by outcome: applied, duplicate, rejected (command refused), dead_lettered.")
         for queue in queues {
             for outcome in Self.outcomes {

@@ -142,10 +142,10 @@ public final class SQLiteConnection {
     /// Runs `body` in a transaction (`BEGIN IMMEDIATE`), committing when it returns and rolling back
     /// when it throws.
     public func transaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try execute("COMMIT")
+            try run("COMMIT")
             return result
         } catch {
             try? execute("ROLLBACK")
@@ -155,10 +155,10 @@ public final class SQLiteConnection {
 
     /// Runs `body` inside a savepoint, so that its writes can be undone alone when it throws.
     public func savepoint<T>(_ body: () throws -> T) throws -> T {
-        try execute("SAVEPOINT metrika_message")
+        try run("SAVEPOINT metrika_message")
         do {
             let result = try body()
-            try execute("RELEASE metrika_message")
+            try run("RELEASE metrika_message")
             return result
         } catch {
             try? execute("ROLLBACK TO metrika_message")
