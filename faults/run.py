@@ -42,27 +42,9 @@ LOCK_PATH = "/tmp/metrika-faults.lock"
 _lock_file = None
 
 
-def _other_runs():
-    """Pids of other processes running a fault suite (any copy of faults/run.py)."""
-    me = os.getpid()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if (len(argv) > 1 and os.path.basename(argv[0]).startswith(b"python") and argv[1].endswith(b"faults/run.py")
-                and b"--list" not in argv):
-            pids.append(int(entry))
-    return pids
-
-
 def wait_for_other_runs(limit=2400):
-    """Runs share the private node's name and ports: wait for any other run on this machine to
-    finish (a lock, and for copies that predate it, their processes) instead of stopping its broker."""
+    """Runs share the private node's name and ports: wait (on an exclusive lock held for the whole
+    run) for any other run on this machine to finish instead of stopping its broker."""
     import fcntl
     global _lock_file
     _lock_file = open(LOCK_PATH, "w")
@@ -71,17 +53,14 @@ def wait_for_other_runs(limit=2400):
     while True:
         try:
             fcntl.flock(_lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            others = _other_runs()
-            if not others:
-                return
-            fcntl.flock(_lock_file, fcntl.LOCK_UN)
+            return
         except OSError:
-            others = ["(lock holder)"]
+            pass
         if time.time() > deadline:
-            print(f"faults: another fault run ({others}) is still going after {limit // 60} min; giving up", file=sys.stderr)
+            print(f"faults: another fault run still holds {LOCK_PATH} after {limit // 60} min; giving up", file=sys.stderr)
             sys.exit(2)
         if not told:
-            print(f"faults: waiting for another fault run on this machine to finish ({others})", flush=True)
+            print(f"faults: waiting for another fault run on this machine to finish ({LOCK_PATH} is held)", flush=True)
             told = True
         time.sleep(5)
 
