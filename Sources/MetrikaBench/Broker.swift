@@ -119,10 +119,11 @@ final class EventObserver: Sendable {
     private let signals: ObserverSignals
     private let thread: BenchThread<ObservedEvents>
 
-    /// Declares `queue` (of `queueType`), binds it to `exchange` with `routingKeys`, starts consuming,
+    /// Declares `queue` (of `queueType`), binds it to `exchange` with `routingKeys` (with no exchange, the
+    /// queue is consumed as it is: filled through the default exchange), starts consuming,
     /// and returns once the consumer is in place, so no event published afterwards can be missed.
     /// `index` gives the position of events whose arrival time is kept (`indexCount` positions).
-    init(broker: Broker, queue: String, queueType: String, exchange: String, routingKeys: [String], expected: Int,
+    init(broker: Broker, queue: String, queueType: String, exchange: String?, routingKeys: [String], expected: Int,
          indexCount: Int = 0, keepBodies: Bool = false, index: Indexer? = nil) throws {
         self.expected = expected
         let signals = ObserverSignals()
@@ -157,7 +158,7 @@ final class EventObserver: Sendable {
         return try thread.join()
     }
 
-    private static func observe(broker: Broker, queue: String, queueType: String, exchange: String, routingKeys: [String],
+    private static func observe(broker: Broker, queue: String, queueType: String, exchange: String?, routingKeys: [String],
                                 expected: Int, indexCount: Int, keepBodies: Bool, index: Indexer?,
                                 signals: ObserverSignals) throws -> ObservedEvents {
         let connection: AMQPConnection
@@ -165,7 +166,9 @@ final class EventObserver: Sendable {
             connection = try broker.connect("observer")
             do {
                 try Broker.declare(queue, type: queueType, on: connection)
-                for key in routingKeys { try connection.bindQueue(queue, exchange: exchange, routingKey: key) }
+                if let exchange {
+                    for key in routingKeys { try connection.bindQueue(queue, exchange: exchange, routingKey: key) }
+                }
                 try connection.setPrefetch(1000)
                 try connection.consume(queue: queue, consumerTag: "metrika-bench-observer")
             } catch {

@@ -26,7 +26,67 @@ enum RawRelay {
 
     /// Fills the source queue (not timed), then relays every message and times it.
     static func measure(broker: Broker, world: RunWorld, messages: Int) throws -> Figures {
-        let bodyBytes = try prefill(broker: broker, world: world, messages: messages)
+        let bodyBytes = try broker.withConnection("relay-prefill") { connection in
+            try declareQueues(world, on: connection)
+            return try publishSource(messages, world: world, on: connection)
+        }
+        let (first, last) = try relay(broker: broker, world: world, messages: messages)
+        return Figures(messages: messages, seconds: seconds(from: first, to: last), bodyBytes: bodyBytes)
+    }
+
+    /// The relay in the shape of a gateway scenario: the source is published while the relay runs, and a
+    /// consumer takes every output off the sink. Timed from the first publish to the arrival of the last
+    /// output on the sink's consumer, as the storm is timed. Each message passes through the broker four
+    /// times (publish, deliver to the relay, the relay's publish, deliver from the sink), as a storm event
+    /// does, so this is the ceiling a gateway doing no work would reach in the storm.
+    static func measureStreamed(broker: Broker, world: RunWorld, messages: Int) throws -> Figures {
+        try broker.withConnection("relay-declare") { connection in try declareQueues(world, on: connection) }
+        let sink = try EventObserver(broker: broker, queue: world.relaySink, queueType: world.queueType, exchange: nil,
+                                     routingKeys: [], expected: messages)
+        let relaying = BenchThread.start("metrika-bench-relay") { try relay(broker: broker, world: world, messages: messages) }
+        let source = BenchThread.start("metrika-bench-relay-source") {
+            try broker.withConnection("relay-source") { connection in
+                let started = monotonicNanos()
+                let bodyBytes = try publishSource(messages, world: world, on: connection)
+                return (started, bodyBytes)
+            }
+        }
+        let published = Result { try source.join() }
+        let relayed = Result { try relaying.join() }
+        let observed = try sink.finish(stallSeconds: 60) { true }
+        let (started, bodyBytes) = try published.get()
+        _ = try relayed.get()
+        guard observed.distinct == messages else {
+            throw BenchError("only \(observed.distinct) of \(messages) relayed messages arrived on the sink")
+        }
+        return Figures(messages: messages, seconds: seconds(from: started, to: observed.lastArrival), bodyBytes: bodyBytes)
+    }
+
+    private static func declareQueues(_ world: RunWorld, on connection: AMQPConnection) throws(AMQPError) {
+        try Broker.declare(world.relaySource, type: world.queueType, on: connection)
+        try Broker.declare(world.relaySink, type: world.queueType, on: connection)
+    }
+
+    /// Publishes `messages` missed-call events to the source queue with streaming confirms; returns the mean size.
+    private static func publishSource(_ messages: Int, world: RunWorld, on connection: AMQPConnection) throws -> Int {
+        let publisher = try ConfirmingPublisher(connection, window: 4096)
+        let now = Int(Date().timeIntervalSince1970)
+        var bytes = 0
+        for index in 0..<messages {
+            let id = BenchText.id(stream: idStream, index: index)
+            let number = BenchNumbers.dialled(BenchNumbers.unknownMobile(pool: 2, index: index), style: index)
+            let body = CallEvents.unanswered(eventID: id, callID: "\(now).\(index)", number: number, outcome: "missed",
+                                             startedAt: now, endedAt: now + 30)
+            bytes += body.count
+            try publisher.publish(exchange: "", routingKey: world.relaySource, body: body, messageID: id)
+        }
+        try publisher.waitForAll()
+        return bytes / max(1, messages)
+    }
+
+    /// Relays `messages` messages from the source to the sink on two threads; returns `monotonicNanos()` of
+    /// the first delivery and of the last acknowledgement.
+    private static func relay(broker: Broker, world: RunWorld, messages: Int) throws -> (UInt64, UInt64) {
         let handoff = RelayHandoff()
         let source = world.relaySource
         let sink = world.relaySink
@@ -38,30 +98,9 @@ enum RawRelay {
         }
         let consumed = Result { try consumer.join() }
         let published = Result { try publisher.join() }
-        let (first, last) = try consumed.get()
+        let times = try consumed.get()
         try published.get()
-        return Figures(messages: messages, seconds: seconds(from: first, to: last), bodyBytes: bodyBytes)
-    }
-
-    /// Declares both queues and publishes `messages` missed-call events to the source; returns the mean size.
-    private static func prefill(broker: Broker, world: RunWorld, messages: Int) throws -> Int {
-        try broker.withConnection("relay-prefill") { connection in
-            try Broker.declare(world.relaySource, type: world.queueType, on: connection)
-            try Broker.declare(world.relaySink, type: world.queueType, on: connection)
-            let publisher = try ConfirmingPublisher(connection, window: 4096)
-            let now = Int(Date().timeIntervalSince1970)
-            var bytes = 0
-            for index in 0..<messages {
-                let id = BenchText.id(stream: idStream, index: index)
-                let number = BenchNumbers.dialled(BenchNumbers.unknownMobile(pool: 2, index: index), style: index)
-                let body = CallEvents.unanswered(eventID: id, callID: "\(now).\(index)", number: number, outcome: "missed",
-                                                 startedAt: now, endedAt: now + 30)
-                bytes += body.count
-                try publisher.publish(exchange: "", routingKey: world.relaySource, body: body, messageID: id)
-            }
-            try publisher.waitForAll()
-            return bytes / max(1, messages)
-        }
+        return times
     }
 
     /// The consumer thread: hands deliveries to the publisher in small batches and acknowledges what the

@@ -41,6 +41,14 @@ extension BenchSession {
         return try RawRelay.measure(broker: broker, world: world, messages: messages).rate
     }
 
+    /// The same relay measured in the storm's shape (`RawRelay.measureStreamed`): the ceiling of a
+    /// gateway doing no work, timed as the storm is timed.
+    private func pairedStreamedRawRate(_ label: String, run: Int, messages: Int) throws -> Double {
+        let world = world("\(label)rawstream", run: run)
+        defer { world.removeBrokerObjects(broker) }
+        return try RawRelay.measureStreamed(broker: broker, world: world, messages: messages).rate
+    }
+
     // MARK: sync
 
     /// A full directory sync: subscribers/s until all are stored, peak RSS, stored counts.
@@ -86,6 +94,7 @@ extension BenchSession {
     /// A call storm: events/s until the last derived event, and every count the storm must produce.
     func measureStorm(_ events: Int, run: Int, into line: inout ResultLine) throws {
         let raw = try pairedRawRate("storm", run: run, messages: events)
+        let rawStreamed = try pairedStreamedRawRate("storm", run: run, messages: events)
         let storm = CallStorm(events: events, knownSubscribers: max(1, events / 10))
         let world = world("storm", run: run)
         try withGateway(in: world) { gateway in
@@ -107,6 +116,8 @@ extension BenchSession {
             line.add("rate", .rate(elapsed > 0 ? Double(events) / elapsed : 0))
             line.add("raw", .rate(raw))
             line.add("ratio", .ratio(elapsed > 0 ? Double(events) / elapsed / raw : 0))
+            line.add("raw_streamed", .rate(rawStreamed))
+            line.add("ratio_streamed", .ratio(elapsed > 0 ? Double(events) / elapsed / rawStreamed : 0))
             line.add("peak_rss_mb", .megabytes(gateway.peakResidentMegabytes ?? 0))
             line.add("gateway_cpu_s", .seconds((gateway.cpuSeconds ?? 0) - cpuBefore))
             try checkStorm(storm, observed: observed, database: database, into: &line)

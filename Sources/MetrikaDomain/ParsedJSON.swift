@@ -158,15 +158,25 @@ public indirect enum ParsedJSON: Sendable, Equatable {
             }
         }
 
+        /// `utf8` as a String; nil when it is not valid UTF-8. `String(decoding:)` takes the standard
+        /// library's contiguous fast path but repairs invalid input with U+FFFD, so a non-ASCII result is
+        /// accepted only when it is byte for byte the input (a repaired string never is).
+        static func text(_ utf8: UnsafeRawBufferPointer, asciiOnly: Bool) -> String? {
+            let text = String(decoding: utf8, as: UTF8.self)
+            if asciiOnly { return text }
+            return text.utf8.elementsEqual(utf8) ? text : nil
+        }
+
         /// A string literal; nil on bad escapes, raw control characters or invalid UTF-8.
         mutating func string() -> String? {
             index += 1
             // Fast path: most strings have no escapes and are validated and copied in one step.
             var end = index
+            var asciiOnly = true
             while end < bytes.count {
                 let byte = bytes[end]
                 if byte == UInt8(ascii: "\"") {
-                    guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self) else {
+                    guard let text = Self.text(UnsafeRawBufferPointer(rebasing: bytes[index..<end]), asciiOnly: asciiOnly) else {
                         return nil
                     }
                     index = end + 1
@@ -174,13 +184,14 @@ public indirect enum ParsedJSON: Sendable, Equatable {
                 }
                 if byte < 0x20 { return nil }
                 if byte == UInt8(ascii: "\\") { break }
+                if byte >= 0x80 { asciiOnly = false }
                 end += 1
             }
             var scalars = String.UnicodeScalarView()
             var chunkStart = index
             func flush(_ end: Int) -> Bool {
                 guard end > chunkStart else { return true }
-                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[chunkStart..<end]), as: UTF8.self) else { return false }
+                guard let text = Self.text(UnsafeRawBufferPointer(rebasing: bytes[chunkStart..<end]), asciiOnly: false) else { return false }
                 scalars.append(contentsOf: text.unicodeScalars)
                 return true
             }

@@ -33,6 +33,29 @@ struct PBXTests {
         #expect(ParsedJSON.parse([0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D]) == nil)
     }
 
+    /// `{"a":"<bytes>"}` and, with an escape after them, `{"a":"<bytes>\n"}` (the slow path).
+    static func bodies(around bytes: [UInt8]) -> [[UInt8]] {
+        let head = Array(#"{"a":""#.utf8)
+        return [head + bytes + Array(#""}"#.utf8), head + bytes + Array(#"\n"}"#.utf8)]
+    }
+
+    // A truncated 4-byte sequence (one U+FFFD for three bytes, so as long as the input), a lone
+    // surrogate, an overlong slash, a stray continuation byte, a truncated Cyrillic letter.
+    @Test(arguments: [[0xF0, 0x90, 0x80, 0x41], [0xED, 0xA0, 0x80], [0xC0, 0xAF], [0x41, 0x80], [0xD0]] as [[UInt8]])
+    func invalidUTF8InsideAStringIsRefused(_ bytes: [UInt8]) {
+        for body in Self.bodies(around: bytes) {
+            #expect(ParsedJSON.parse(body) == nil)
+        }
+    }
+
+    @Test(arguments: ["Иванова Анна Сергеевна", "ул. Ленина, д. 5 — кв. 12", "ёлка 🎄", "plain"])
+    func validUTF8InsideAStringIsKeptExactly(_ text: String) throws {
+        let plain = try #require(ParsedJSON.parse(Self.bodies(around: Array(text.utf8))[0]))
+        #expect(plain.text("a") == text)
+        let escaped = try #require(ParsedJSON.parse(Self.bodies(around: Array(text.utf8))[1]))
+        #expect(escaped.text("a") == text + "\n")
+    }
+
     @Test func pbxTimesWithAndWithoutColonOrZoneAndTheEpochZeroAnswer() {
         #expect(PBXTime.parse("2024-03-05T10:15:02.118+0300", zone: Self.moscow) == RFC3339.parse("2024-03-05T07:15:02.118Z"))
         #expect(PBXTime.parse("2024-03-05T10:15:02+03:00", zone: .gmt) == RFC3339.parse("2024-03-05T07:15:02Z"))
