@@ -205,7 +205,11 @@ public enum JSONString {
     public static func append(_ text: String, to out: inout String) {
         out += "\""
         // Most text needs no escaping and is appended in one piece.
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        func needsEscape(_ byte: UInt8) -> Bool { byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") }
+        // A native string's bytes are scanned in place, without the UTF-8 view's per-byte indexing.
+        let escaping = text.utf8.withContiguousStorageIfAvailable { $0.contains(where: needsEscape) }
+            ?? text.utf8.contains(where: needsEscape)
+        guard escaping else {
             out += text
             out += "\""
             return

@@ -28,4 +28,23 @@ struct TimeOrderedUUIDTests {
             #expect("89ab".contains(Array(text)[19]))
         }
     }
+
+    /// A source that hands out fixed words, to pin the generator's output.
+    private struct FixedWords: RandomNumberGenerator {
+        var words: [UInt64]
+        mutating func next() -> UInt64 { words.removeFirst() }
+    }
+
+    @Test("xoshiro256** gives the reference sequence for the state 1, 2, 3, 4")
+    func generatorReference() {
+        var generator = Xoshiro256StarStar(seededBy: FixedWords(words: [1, 2, 3, 4]))
+        // The first outputs of the reference C implementation (prng.di.unimi.it) for s = {1, 2, 3, 4}.
+        #expect((0..<4).map { _ in generator.next() } == [11520, 0, 1509978240, 1215971899390074240])
+    }
+
+    @Test("An all-zero seed does not leave the generator stuck at zero")
+    func zeroSeed() {
+        var generator = Xoshiro256StarStar(seededBy: FixedWords(words: [0, 0, 0, 0]))
+        #expect((0..<4).map { _ in generator.next() }.contains { $0 != 0 })
+    }
 }
