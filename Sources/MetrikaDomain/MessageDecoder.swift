@@ -367,6 +367,12 @@ private struct Fields {
 
     private func check(_ value: String, _ key: String, _ max: KeyPath<InputLimits, Int>) throws(InboundError) {
         let limit = limits[keyPath: max]
+        // Fast path: no more bytes than the limit allows characters, and no control byte (every byte of a
+        // multi-byte UTF-8 sequence is 0x80 or above), so neither check can fail.
+        let clean = value.utf8.count <= limit && value.utf8.withContiguousStorageIfAvailable {
+            !$0.contains { $0 < 0x20 && $0 != 0x0A && $0 != 0x09 && $0 != 0x0D || $0 == 0x7F }
+        } == true
+        if clean { return }
         var count = 0
         var control = false
         for scalar in value.unicodeScalars {

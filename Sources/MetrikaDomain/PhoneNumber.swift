@@ -50,18 +50,44 @@ public struct NumberingPlan: Sendable, Equatable {
     /// `—`, `‑`), dots and brackets are ignored.
     /// Returns nil for anything that is not a dialable number in this plan (extensions, `anonymous`).
     public func normalise(_ raw: String) -> PhoneNumber? {
-        // Scalar by scalar (not by Character: grapheme breaking is the slow part on a directory sync).
+        guard let (bytes, hasPlus) = Self.asciiDialled(raw) ?? Self.dialled(raw) else { return nil }
+        let digits = String(decoding: bytes, as: UTF8.self)
+        if hasPlus { return PhoneNumber(e164: "+" + digits) }
+        let count = bytes.count
+        let trunkCount = trunkPrefix.utf8.count
+        // Longer than any national form (trunk prefix + national number), so `810…` is never a trunk-dialled
+        // national number; short foreign numbers (`810 354 512 3456`, Iceland) still qualify.
+        if count > trunkCount + nationalNumberLength {
+            for prefix in internationalPrefixes where digits.hasPrefix(prefix) {
+                return PhoneNumber(e164: "+" + digits.dropFirst(prefix.utf8.count))
+            }
+        }
+        if count == nationalNumberLength {
+            return PhoneNumber(e164: "+" + callingCode + digits)
+        }
+        if count == trunkCount + nationalNumberLength, digits.hasPrefix(trunkPrefix) {
+            return PhoneNumber(e164: "+" + callingCode + digits.dropFirst(trunkCount))
+        }
+        if count == callingCode.utf8.count + nationalNumberLength, digits.hasPrefix(callingCode) {
+            return PhoneNumber(e164: "+" + digits)
+        }
+        return nil
+    }
+
+    /// The digits of `raw` and whether a `+` leads them, or nil when it holds anything but digits, a leading
+    /// `+` and separators; scalar by scalar (not by Character: grapheme breaking was the slow part).
+    private static func dialled(_ raw: String) -> (digits: [UInt8], hasPlus: Bool)? {
         let scalars = raw.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
+        guard let first = scalars.firstIndex(where: { !$0.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.isWhitespace }) else { return nil }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(16)
         var hasPlus = false
         var index = first
         while index <= last {
             let scalar = scalars[index]
             if ("0"..."9").contains(scalar) {
-                bytes.append(UInt8(scalar.value))
+                digits.append(UInt8(scalar.value))
             } else if scalar == "+", index == first {
                 hasPlus = true
             } else if !scalar.isPhoneSeparator {
@@ -69,23 +95,33 @@ public struct NumberingPlan: Sendable, Equatable {
             }
             index = scalars.index(after: index)
         }
-        let digits = String(decoding: bytes, as: UTF8.self)
-        if hasPlus { return PhoneNumber(e164: "+" + digits) }
-        // Longer than any national form (trunk prefix + national number), so `810…` is never a trunk-dialled
-        // national number; short foreign numbers (`810 354 512 3456`, Iceland) still qualify.
-        for prefix in internationalPrefixes where digits.hasPrefix(prefix) && digits.count > trunkPrefix.count + nationalNumberLength {
-            return PhoneNumber(e164: "+" + digits.dropFirst(prefix.count))
+        return (digits, hasPlus)
+    }
+
+    /// `dialled(_:)` for the common case of ASCII text, byte by byte; nil (decided by `dialled`) when the
+    /// text has a non-ASCII byte or is not one of the ASCII forms `dialled` accepts.
+    private static func asciiDialled(_ raw: String) -> (digits: [UInt8], hasPlus: Bool)? {
+        let result = raw.utf8.withContiguousStorageIfAvailable { bytes -> (digits: [UInt8], hasPlus: Bool)? in
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+            var start = 0
+            var end = bytes.count
+            while start < end, isSpace(bytes[start]) { start += 1 }
+            while end > start, isSpace(bytes[end - 1]) { end -= 1 }
+            guard start < end else { return nil }
+            var digits: [UInt8] = []
+            digits.reserveCapacity(16)
+            var hasPlus = false
+            for position in start..<end {
+                switch bytes[position] {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(bytes[position])
+                case UInt8(ascii: "+") where position == start: hasPlus = true
+                case 0x20, 0x09, UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
+                default: return nil
+                }
+            }
+            return (digits, hasPlus)
         }
-        if digits.count == nationalNumberLength {
-            return PhoneNumber(e164: "+" + callingCode + digits)
-        }
-        if digits.count == trunkPrefix.count + nationalNumberLength, digits.hasPrefix(trunkPrefix) {
-            return PhoneNumber(e164: "+" + callingCode + digits.dropFirst(trunkPrefix.count))
-        }
-        if digits.count == callingCode.count + nationalNumberLength, digits.hasPrefix(callingCode) {
-            return PhoneNumber(e164: "+" + digits)
-        }
-        return nil
+        return result ?? nil
     }
 }
 
@@ -95,9 +131,16 @@ extension Unicode.Scalar {
     var isPhoneSeparator: Bool {
         switch self {
         case "-", "\u{2010}", "\u{2011}", "\u{2012}", "\u{2013}", "\u{2014}", "\u{2212}", "(", ")", ".": true
+        case " ", "\t": true
         case "\n", "\r", "\u{0B}", "\u{0C}", "\u{85}", "\u{2028}", "\u{2029}": false
-        default: properties.isWhitespace
+        default: isWhitespace
         }
+    }
+
+    /// Unicode's White_Space property, answered without the property tables for ASCII (the tables
+    /// were the bulk of normalising a number).
+    var isWhitespace: Bool {
+        isASCII ? value == 0x20 || (0x09...0x0D).contains(value) : properties.isWhitespace
     }
 }
 

