@@ -197,11 +197,23 @@ final class InboundConsumer: Sendable {
         while true {
             let confirmed = ledger.takeConfirmed()
             do {
-                let outcomes = try store.transaction {
-                    let outcomes = try batch.map { try processor.process(envelope($0)) }
-                    try store.deleteConfirmed(seqs: confirmed)
-                    configuration.failPoint.reach(.beforeCommit, logger: logger)
-                    return outcomes
+                func apply(savepoints: Bool) throws -> [ProcessingOutcome] {
+                    processor.savepointPerMessage = savepoints
+                    return try store.transaction {
+                        let outcomes = try batch.map { try processor.process(envelope($0)) }
+                        try store.deleteConfirmed(seqs: confirmed)
+                        configuration.failPoint.reach(.beforeCommit, logger: logger)
+                        return outcomes
+                    }
+                }
+                // Optimistically without a savepoint per message; a message that fails sends the batch
+                // round again with savepoints, so that only that message's writes are undone.
+                let outcomes: [ProcessingOutcome]
+                do {
+                    outcomes = try apply(savepoints: false)
+                } catch is MessageProcessor.BatchNeedsSavepoints {
+                    logger.debug("a message failed; applying the batch again with a savepoint per message", ["batch": String(batch.count)])
+                    outcomes = try apply(savepoints: true)
                 }
                 ledger.markDeleted(confirmed)
                 tally.record(outcomes)

@@ -271,6 +271,23 @@ struct GatewayFlowTests {
         #expect(task.match == .notApplicable)
     }
 
+    @Test func aRefusedCommandAmongCallsInOneBatchUndoesOnlyItself() throws {
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        let replyQueue = try gateway.declareReplyQueue()
+        try gateway.publishCall(Fixtures.callEnded(callID: "b1", number: "89001117701", outcome: "missed"))
+        let refused = Fixtures.create(["reasons": ["телепортация"], "save": true, "contact_phones": ["89001117703"]])
+        try gateway.publishCommand(refused, replyTo: replyQueue, correlationID: "corr-b")
+        try gateway.publishCall(Fixtures.callEnded(callID: "b2", number: "89001117702", outcome: "missed"))
+        let replies = try gateway.drain(queue: replyQueue, atLeast: 1)
+        #expect(replies.map { $0["status"] as? String } == ["rejected"])
+        _ = try gateway.nextEvent(ofType: "callback.needed")
+        _ = try gateway.nextEvent(ofType: "callback.needed")
+        #expect(try gateway.count("SELECT COUNT(*) FROM callbacks WHERE status = 'open'") == 2)
+        #expect(try gateway.count("SELECT COUNT(*) FROM tickets WHERE contact_phone = '+79001117703'") == 0)
+        #expect(try gateway.count("SELECT COUNT(*) FROM inbox WHERE type != 'dead-letter'") == 3)
+    }
+
     @Test func declaringTheTopologyTwiceIsHarmless() throws {
         let gateway = try TestGateway()
         defer { gateway.shutdown() }
