@@ -5,106 +5,96 @@ import Foundation
 /// conformances, without its per-value cost on the hot path.
 enum FastJSON {
     /// A JSON array of `items`, each written by `element`.
-    static func appendArray<T>(_ items: [T], to out: inout String, _ element: (T, inout String) -> Void) {
-        out += "["
+    static func appendArray<T>(_ items: [T], to out: inout JSONBytes, _ element: (T, inout JSONBytes) -> Void) {
+        out.byte(UInt8(ascii: "["))
         for (index, item) in items.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.byte(UInt8(ascii: ",")) }
             element(item, &out)
         }
-        out += "]"
+        out.byte(UInt8(ascii: "]"))
     }
 
-    static func append(_ references: [CatalogReference], to out: inout String) {
+    static func append(_ references: [CatalogReference], to out: inout JSONBytes) {
         appendArray(references, to: &out) { append($0, to: &$1) }
     }
 
-    static func append(_ texts: [String], to out: inout String) {
-        appendArray(texts, to: &out) { JSONString.append($0, to: &$1) }
+    static func append(_ texts: [String], to out: inout JSONBytes) {
+        appendArray(texts, to: &out) { $1.string($0) }
     }
 
-    static func append(_ snapshots: [SubscriberSnapshot], to out: inout String) {
+    static func append(_ snapshots: [SubscriberSnapshot], to out: inout JSONBytes) {
         appendArray(snapshots, to: &out) { append($0, to: &$1) }
     }
 
-    static func append(_ text: String?, to out: inout String) {
-        if let text { JSONString.append(text, to: &out) } else { out += "null" }
-    }
-
-    static func append(_ reference: CatalogReference?, to out: inout String) {
+    static func append(_ reference: CatalogReference?, to out: inout JSONBytes) {
         guard let reference else {
-            out += "null"
+            out.literal("null")
             return
         }
-        out += "{\"code\":"
-        JSONString.append(reference.code, to: &out)
-        out += ",\"title\":"
-        JSONString.append(reference.title, to: &out)
-        out += "}"
+        out.literal("{\"code\":"); out.string(reference.code)
+        out.literal(",\"title\":"); out.string(reference.title)
+        out.byte(UInt8(ascii: "}"))
     }
 
-
-
-    static func append(_ snapshot: SubscriberSnapshot?, to out: inout String) {
+    static func append(_ snapshot: SubscriberSnapshot?, to out: inout JSONBytes) {
         guard let s = snapshot else {
-            out += "null"
+            out.literal("null")
             return
         }
-        out += "{\"address\":"; JSONString.append(s.address, to: &out)
-        out += ",\"contract_no\":"; JSONString.append(s.contractNo, to: &out)
-        out += ",\"days_on_tariff\":\(s.daysOnTariff)"
-        out += ",\"full_name\":"; JSONString.append(s.fullName, to: &out)
-        out += ",\"rs_id\":\(s.rsID)"
-        out += ",\"status\":\"\(s.status.rawValue)\""
-        out += ",\"switch\":"; JSONString.append(s.switchName, to: &out)
-        out += ",\"tariff_name\":"; JSONString.append(s.tariffName, to: &out)
-        out += ",\"tariff_since\":"; JSONString.append(s.tariffSince, to: &out)
-        out += "}"
+        out.literal("{\"address\":"); out.string(s.address)
+        out.literal(",\"contract_no\":"); out.string(s.contractNo)
+        out.literal(",\"days_on_tariff\":"); out.int(s.daysOnTariff)
+        out.literal(",\"full_name\":"); out.string(s.fullName)
+        out.literal(",\"rs_id\":"); out.int(s.rsID)
+        out.literal(",\"status\":"); out.string(s.status.rawValue)
+        out.literal(",\"switch\":"); out.string(s.switchName)
+        out.literal(",\"tariff_name\":"); out.string(s.tariffName)
+        out.literal(",\"tariff_since\":"); out.string(s.tariffSince)
+        out.byte(UInt8(ascii: "}"))
     }
-
 }
 
 extension Ticket {
     /// The ticket as JSON with sorted keys, timestamps in `zone` — what events carry and the store keeps.
     public func json(in zone: TimeZone) -> String {
-        var out = ""
-        out.reserveCapacity(1024)
-        out += "{\"address\":"; FastJSON.append(address, to: &out)
-        out += ",\"author\":"; FastJSON.append(author, to: &out)
-        out += ",\"call_id\":"; FastJSON.append(callID, to: &out)
-        out += ",\"callback_id\":"; FastJSON.append(callbackID, to: &out)
-        out += ",\"candidates\":"; FastJSON.append(candidates, to: &out)
-        out += ",\"comment\":"; FastJSON.append(comment, to: &out)
-        out += ",\"contact_phones\":"; FastJSON.append(contactPhones, to: &out)
-        out += ",\"created_at\":\"\(RFC3339.format(createdAt, in: zone))\""
-        out += ",\"direction\":"; FastJSON.append(direction?.rawValue, to: &out)
-        out += ",\"kind\":\"\(kind.rawValue)\""
-        out += ",\"match\":\"\(match.rawValue)\""
-        out += ",\"no_callback_number\":\(hasNoCallbackNumber)"
-        out += ",\"reasons\":"; FastJSON.append(reasons, to: &out)
-        out += ",\"resolutions\":"; FastJSON.append(resolutions, to: &out)
-        out += ",\"saved_at\":"; FastJSON.append(savedAt.map { RFC3339.format($0, in: zone) }, to: &out)
-        out += ",\"source\":"; FastJSON.append(source, to: &out)
-        out += ",\"state\":\"\(state.rawValue)\""
-        out += ",\"subscriber\":"; FastJSON.append(subscriber, to: &out)
-        out += ",\"task\":"; FastJSON.append(task, to: &out)
-        out += ",\"ticket_id\":"; JSONString.append(ticketID, to: &out)
-        out += "}"
-        return out
+        var out = JSONBytes(capacity: 1024)
+        out.literal("{\"address\":"); out.string(address)
+        out.literal(",\"author\":"); out.string(author)
+        out.literal(",\"call_id\":"); out.string(callID)
+        out.literal(",\"callback_id\":"); out.string(callbackID)
+        out.literal(",\"candidates\":"); FastJSON.append(candidates, to: &out)
+        out.literal(",\"comment\":"); out.string(comment)
+        out.literal(",\"contact_phones\":"); FastJSON.append(contactPhones, to: &out)
+        out.literal(",\"created_at\":"); out.string(RFC3339.format(createdAt, in: zone))
+        out.literal(",\"direction\":"); out.string(direction?.rawValue)
+        out.literal(",\"kind\":"); out.string(kind.rawValue)
+        out.literal(",\"match\":"); out.string(match.rawValue)
+        out.literal(",\"no_callback_number\":"); out.bool(hasNoCallbackNumber)
+        out.literal(",\"reasons\":"); FastJSON.append(reasons, to: &out)
+        out.literal(",\"resolutions\":"); FastJSON.append(resolutions, to: &out)
+        out.literal(",\"saved_at\":"); out.string(savedAt.map { RFC3339.format($0, in: zone) })
+        out.literal(",\"source\":"); FastJSON.append(source, to: &out)
+        out.literal(",\"state\":"); out.string(state.rawValue)
+        out.literal(",\"subscriber\":"); FastJSON.append(subscriber, to: &out)
+        out.literal(",\"task\":"); FastJSON.append(task, to: &out)
+        out.literal(",\"ticket_id\":"); out.string(ticketID)
+        out.byte(UInt8(ascii: "}"))
+        return out.text
     }
 }
 
 extension SubscriberFill {
     /// `subscriber` and `candidates` as JSON (for `callback.needed`).
     var subscriberJSON: String {
-        var out = ""
+        var out = JSONBytes(capacity: 512)
         FastJSON.append(subscriber, to: &out)
-        return out
+        return out.text
     }
 
     var candidatesJSON: String {
-        var out = ""
+        var out = JSONBytes(capacity: 64)
         FastJSON.append(candidates, to: &out)
-        return out
+        return out.text
     }
 }
 
