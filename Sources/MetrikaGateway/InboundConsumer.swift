@@ -2,6 +2,7 @@ import Foundation
 import MetrikaAMQP
 import MetrikaDomain
 import MetrikaStore
+import Synchronization
 
 /// The consuming side of the gateway, on its own thread with its own connection and database handle.
 ///
@@ -165,7 +166,7 @@ final class InboundConsumer: Sendable {
     private func decidePendingPBXCalls(_ processor: MessageProcessor, _ store: GatewayStore) {
         guard configuration.pbxFeeds.contains(.asteriskCDR) else { return }
         do {
-            let count = try store.transaction {
+            let count = try processor.transaction {
                 try processor.decidePendingAsteriskCalls(quiet: TimeInterval(configuration.asteriskQuietSeconds),
                                                          grace: TimeInterval(configuration.asteriskCELGraceSeconds))
             }
@@ -179,7 +180,7 @@ final class InboundConsumer: Sendable {
     private func reportOverdueCallbacks(_ processor: MessageProcessor, _ store: GatewayStore) {
         let limit = TimeInterval(configuration.callbackOverdueSeconds)
         do {
-            let count = try store.transaction { try processor.reportOverdueCallbacks(olderThan: limit) }
+            let count = try processor.transaction { try processor.reportOverdueCallbacks(olderThan: limit) }
             if count > 0 { outboxChanged() }
         } catch {
             logger.warning("cannot check for overdue callbacks; trying again in a second", ["error": "\(error)"])
@@ -192,14 +193,13 @@ final class InboundConsumer: Sendable {
     /// two has happened.
     private func commit(_ batch: [AMQPDelivery], _ processor: MessageProcessor, _ store: GatewayStore,
                         _ connection: AMQPConnection) throws {
-        var backoff = Backoff(initial: 0.05, cap: 1)
         var attempt = 0
         while true {
             let confirmed = ledger.takeConfirmed()
             do {
                 func apply(savepoints: Bool) throws -> [ProcessingOutcome] {
                     processor.savepointPerMessage = savepoints
-                    return try store.transaction {
+                    return try processor.transaction {
                         let outcomes = try batch.map { try processor.process(envelope($0)) }
                         try store.deleteConfirmed(seqs: confirmed)
                         configuration.failPoint.reach(.beforeCommit, logger: logger)
@@ -216,6 +216,10 @@ final class InboundConsumer: Sendable {
                     outcomes = try apply(savepoints: true)
                 }
                 ledger.markDeleted(confirmed)
+                let failedBefore = commitFailures.withLock { $0.reset() }
+                if failedBefore > 0 {
+                    logger.info("batches commit again", ["failed_attempts": String(failedBefore)])
+                }
                 tally.record(outcomes)
                 metrics.recordApplied(zip(batch, outcomes).map { (queue: $0.consumerTag, outcome: $1) })
                 return
@@ -226,9 +230,14 @@ final class InboundConsumer: Sendable {
                     try postpone(batch, because: "\(error)")
                     return
                 }
-                let delay = backoff.next()
-                logger.error("cannot commit a batch; retrying", ["error": "\(error)", "batch": String(batch.count),
-                                                                "attempt": String(attempt), "retry_in_s": String(format: "%.2f", delay)])
+                let failure = commitFailures.withLock { $0.record(at: .now) }
+                let delay = failure.delay
+                if failure.log {
+                    logger.error("cannot commit a batch; retrying", [
+                        "error": "\(error)", "batch": String(batch.count), "attempt": String(attempt),
+                        "failed_in_a_row": String(failure.inARow), "not_logged_since_last": String(failure.unlogged),
+                        "retry_in_s": String(format: "%.2f", delay)])
+                }
                 if stop.sleep(delay) { throw error }
                 // The broker must keep hearing from us while we cannot consume.
                 try connection.sendHeartbeat()
@@ -238,6 +247,9 @@ final class InboundConsumer: Sendable {
 
     /// Outcomes since the last activity log line.
     private let tally = OutcomeTally()
+
+    /// Failed commit attempts in a row, across batches.
+    private let commitFailures = Mutex(CommitFailures())
 
     /// Commit attempts in place before a batch goes to the delay queues.
     private let inPlaceAttempts = 3
@@ -337,5 +349,37 @@ final class OutcomeTally: @unchecked Sendable {
         }
         counts.removeAll()
         since = Date()
+    }
+}
+
+/// Failed commit attempts in a row, across batches. While the database keeps failing (disk full, locked
+/// for long), the back-off keeps growing from batch to batch instead of starting again at 50 ms, and the
+/// failure is logged at most once per `logInterval` (with how many were not), so that an outage neither
+/// spins through the batches nor floods the log.
+struct CommitFailures {
+    private var backoff = Backoff(initial: 0.05, cap: 2)
+    private var inARow = 0
+    private var lastLogged: ContinuousClock.Instant?
+    private var unlogged = 0
+    let logInterval: Duration = .seconds(5)
+
+    /// Counts a failure at `now`: the delay before the next attempt, whether to log this one, the failures
+    /// in a row and how many went unlogged since the last line.
+    mutating func record(at now: ContinuousClock.Instant) -> (delay: Double, log: Bool, inARow: Int, unlogged: Int) {
+        inARow += 1
+        let delay = backoff.next()
+        if let lastLogged, lastLogged.duration(to: now) < logInterval {
+            unlogged += 1
+            return (delay, false, inARow, unlogged)
+        }
+        defer { unlogged = 0 }
+        lastLogged = now
+        return (delay, true, inARow, unlogged)
+    }
+
+    /// A commit succeeded: starts afresh; returns how many attempts had failed in a row.
+    mutating func reset() -> Int {
+        defer { self = CommitFailures() }
+        return inARow
     }
 }

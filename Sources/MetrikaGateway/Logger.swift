@@ -40,6 +40,11 @@ public struct Logger: Sendable {
     public func warning(_ message: String, _ fields: [String: String] = [:]) { log(.warning, message, fields) }
     public func error(_ message: String, _ fields: [String: String] = [:]) { log(.error, message, fields) }
 
+    /// Writes a line this or another logger already formatted.
+    func write(line: String) {
+        sink(line)
+    }
+
     public func log(_ level: LogLevel, _ message: String, _ fields: [String: String]) {
         guard level >= minimumLevel else { return }
         var line = "{\"ts\":"
@@ -54,5 +59,39 @@ public struct Logger: Sendable {
         }
         line += "}"
         sink(line)
+    }
+}
+
+/// Log lines held back until the transaction during which they were written commits. A batch that is
+/// rolled back and applied again (a failed commit, a message that needs savepoints) would otherwise log
+/// its messages' outcomes once per attempt, and outcomes that never happened.
+final class PendingLog: Sendable {
+    private let lines = Mutex<[String]>([])
+    /// Waiting lines beyond which new lines go straight out (a caller that never commits through
+    /// `MessageProcessor.transaction` must not make this grow without bound).
+    private static let limit = 10_000
+
+    /// A logger at `base`'s level whose lines wait here.
+    func logger(over base: Logger) -> Logger {
+        Logger(level: base.minimumLevel) { [self] line in
+            let waiting = lines.withLock { lines -> Bool in
+                guard lines.count < Self.limit else { return false }
+                lines.append(line)
+                return true
+            }
+            if !waiting { base.write(line: line) }
+        }
+    }
+
+    /// Writes the waiting lines to `base`, in order.
+    func flush(to base: Logger) {
+        for line in lines.withLock({ lines in defer { lines.removeAll(keepingCapacity: true) }; return lines }) {
+            base.write(line: line)
+        }
+    }
+
+    /// Drops the waiting lines.
+    func discard() {
+        lines.withLock { $0.removeAll(keepingCapacity: true) }
     }
 }

@@ -58,7 +58,10 @@ public final class MessageProcessor {
     private let names: TopologyNames
     private let topology: Topology
     private let pbx: PBXSettings
+    /// Logs through `pendingLog`: lines reach `output` only when the transaction commits.
     private let logger: Logger
+    private let output: Logger
+    private let pendingLog = PendingLog()
     private let clock: @Sendable () -> Date
     private var now = Date()
     /// PBX dispositions and hang-up causes already reported as unknown (logged once each).
@@ -88,9 +91,23 @@ public final class MessageProcessor {
         self.names = topology.names
         self.topology = topology
         self.pbx = pbx
-        self.logger = logger
+        self.output = logger
+        self.logger = pendingLog.logger(over: logger)
         self.clock = clock
         store.ticketZone = desk.zone
+    }
+
+    /// Runs `body` in one transaction of the store. What the processor logged meanwhile is written when
+    /// the transaction commits and dropped when it rolls back, so a batch applied twice logs once.
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        do {
+            let result = try store.transaction(body)
+            pendingLog.flush(to: output)
+            return result
+        } catch {
+            pendingLog.discard()
+            throw error
+        }
     }
 
     /// Processes one message inside the caller's transaction. Throws `StoreError`s that may clear up
