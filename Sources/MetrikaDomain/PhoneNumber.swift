@@ -50,7 +50,7 @@ public struct NumberingPlan: Sendable, Equatable {
     /// `—`, `‑`), dots and brackets are ignored.
     /// Returns nil for anything that is not a dialable number in this plan (extensions, `anonymous`).
     public func normalise(_ raw: String) -> PhoneNumber? {
-        guard let (bytes, hasPlus) = Self.asciiDialled(raw) ?? Self.dialled(raw) else { return nil }
+        guard let (bytes, hasPlus) = Self.dialled(raw) else { return nil }
         let digits = String(decoding: bytes, as: UTF8.self)
         if hasPlus { return PhoneNumber(e164: "+" + digits) }
         let count = bytes.count
@@ -75,53 +75,38 @@ public struct NumberingPlan: Sendable, Equatable {
     }
 
     /// The digits of `raw` and whether a `+` leads them, or nil when it holds anything but digits, a leading
-    /// `+` and separators; scalar by scalar (not by Character: grapheme breaking was the slow part).
+    /// `+` and separators. ASCII text (nearly every number) is read byte by byte, anything else scalar by
+    /// scalar; never by Character (grapheme breaking was the slow part of a directory sync).
     private static func dialled(_ raw: String) -> (digits: [UInt8], hasPlus: Bool)? {
-        let scalars = raw.unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.isWhitespace }) else { return nil }
+        let isASCII = raw.utf8.withContiguousStorageIfAvailable { $0.allSatisfy { $0 < 0x80 } } ?? false
+        if isASCII, let digits = raw.utf8.withContiguousStorageIfAvailable({ dialled($0, as: Unicode.Scalar.init) }) {
+            return digits
+        }
+        return dialled(raw.unicodeScalars) { $0 }
+    }
+
+    /// `dialled(_:)` over `units`, each read as the scalar `scalar` gives.
+    private static func dialled<Units: BidirectionalCollection>(
+        _ units: Units, as scalar: (Units.Element) -> Unicode.Scalar
+    ) -> (digits: [UInt8], hasPlus: Bool)? {
+        guard let first = units.firstIndex(where: { !scalar($0).isWhitespace }),
+              let last = units.lastIndex(where: { !scalar($0).isWhitespace }) else { return nil }
         var digits: [UInt8] = []
         digits.reserveCapacity(16)
         var hasPlus = false
         var index = first
         while index <= last {
-            let scalar = scalars[index]
-            if ("0"..."9").contains(scalar) {
-                digits.append(UInt8(scalar.value))
-            } else if scalar == "+", index == first {
+            let character = scalar(units[index])
+            if ("0"..."9").contains(character) {
+                digits.append(UInt8(character.value))
+            } else if character == "+", index == first {
                 hasPlus = true
-            } else if !scalar.isPhoneSeparator {
+            } else if !character.isPhoneSeparator {
                 return nil
             }
-            index = scalars.index(after: index)
+            index = units.index(after: index)
         }
         return (digits, hasPlus)
-    }
-
-    /// `dialled(_:)` for the common case of ASCII text, byte by byte; nil (decided by `dialled`) when the
-    /// text has a non-ASCII byte or is not one of the ASCII forms `dialled` accepts.
-    private static func asciiDialled(_ raw: String) -> (digits: [UInt8], hasPlus: Bool)? {
-        let result = raw.utf8.withContiguousStorageIfAvailable { bytes -> (digits: [UInt8], hasPlus: Bool)? in
-            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
-            var start = 0
-            var end = bytes.count
-            while start < end, isSpace(bytes[start]) { start += 1 }
-            while end > start, isSpace(bytes[end - 1]) { end -= 1 }
-            guard start < end else { return nil }
-            var digits: [UInt8] = []
-            digits.reserveCapacity(16)
-            var hasPlus = false
-            for position in start..<end {
-                switch bytes[position] {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digits.append(bytes[position])
-                case UInt8(ascii: "+") where position == start: hasPlus = true
-                case 0x20, 0x09, UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "."): continue
-                default: return nil
-                }
-            }
-            return (digits, hasPlus)
-        }
-        return result ?? nil
     }
 }
 
