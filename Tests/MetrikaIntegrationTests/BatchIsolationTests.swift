@@ -6,32 +6,19 @@ import Testing
 
 /// A batch is applied without a savepoint per message; a message that fails sends the whole batch round
 /// again with savepoints, so that only that message's writes are undone (real SQLite file).
-final class BatchIsolationTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metrika-batch-\(UUID().uuidString)")
-    let store: GatewayStore
-    let processor: MessageProcessor
+struct BatchIsolationTests {
+    let disk: ProcessorOnDisk
+    var store: GatewayStore { disk.store }
+    var processor: MessageProcessor { disk.processor }
 
     init() throws {
-        store = try GatewayStore(path: directory.appendingPathComponent("db.sqlite").path)
-        let configuration = GatewayConfiguration()
-        let desk = TicketDesk(catalog: try CatalogLoader.load(path: nil), plan: configuration.numberingPlan, zone: configuration.timeZone)
-        processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, topology: Topology(configuration),
-                                     logger: Logger(level: .error) { _ in })
-    }
-
-    deinit {
-        store.close()
-        try? FileManager.default.removeItem(at: directory)
+        disk = try ProcessorOnDisk()
     }
 
     func envelope(_ object: [String: Any], exchange: String) throws -> InboundEnvelope {
         let body = try JSONSerialization.data(withJSONObject: object)
         let queue = exchange == "telephony" ? "metrika.telephony" : "metrika.commands"
         return InboundEnvelope(body: body, exchange: exchange, routingKey: object["type"] as? String ?? "", queue: queue)
-    }
-
-    func count(_ sql: String) throws -> Int64 {
-        try store.connection.query(sql) { $0.int(0) }.first ?? -1
     }
 
     /// Two missed calls around a command the rules refuse (an unknown reason).
@@ -50,9 +37,9 @@ final class BatchIsolationTests {
         #expect(throws: MessageProcessor.BatchNeedsSavepoints.self) {
             _ = try self.store.transaction { try messages.map { try self.processor.process($0) } }
         }
-        #expect(try count("SELECT COUNT(*) FROM inbox") == 0)
-        #expect(try count("SELECT COUNT(*) FROM callbacks") == 0)
-        #expect(try count("SELECT COUNT(*) FROM outbox") == 0)
+        #expect(try disk.count("SELECT COUNT(*) FROM inbox") == 0)
+        #expect(try disk.count("SELECT COUNT(*) FROM callbacks") == 0)
+        #expect(try disk.count("SELECT COUNT(*) FROM outbox") == 0)
     }
 
     @Test func appliedAgainWithSavepointsEveryOtherMessageStandsAndTheCommandIsRefusedOnce() throws {
@@ -66,11 +53,11 @@ final class BatchIsolationTests {
             outcomes = try store.transaction { try messages.map { try processor.process($0) } }
         }
         #expect(outcomes == [.applied, .rejected(.unknownCatalogEntry), .applied])
-        #expect(try count("SELECT COUNT(*) FROM inbox") == 3)
-        #expect(try count("SELECT COUNT(*) FROM callbacks WHERE status = 'open'") == 2)
-        #expect(try count("SELECT COUNT(*) FROM tickets") == 2)
-        #expect(try count("SELECT COUNT(*) FROM outbox WHERE routing_key = 'command.rejected'") == 1)
-        #expect(try count("SELECT COUNT(*) FROM outbox WHERE routing_key = 'callback.needed'") == 2)
+        #expect(try disk.count("SELECT COUNT(*) FROM inbox") == 3)
+        #expect(try disk.count("SELECT COUNT(*) FROM callbacks WHERE status = 'open'") == 2)
+        #expect(try disk.count("SELECT COUNT(*) FROM tickets") == 2)
+        #expect(try disk.count("SELECT COUNT(*) FROM outbox WHERE routing_key = 'command.rejected'") == 1)
+        #expect(try disk.count("SELECT COUNT(*) FROM outbox WHERE routing_key = 'callback.needed'") == 2)
     }
 
     @Test func aBatchWithoutFailuresIsAppliedInOnePassWithoutSavepoints() throws {
@@ -81,6 +68,6 @@ final class BatchIsolationTests {
         ]
         let outcomes = try store.transaction { try messages.map { try processor.process($0) } }
         #expect(outcomes == [.applied, .applied])
-        #expect(try count("SELECT missed_count FROM callbacks WHERE phone = '+79001110004'") == 2)
+        #expect(try disk.count("SELECT missed_count FROM callbacks WHERE phone = '+79001110004'") == 2)
     }
 }

@@ -5,32 +5,21 @@ import MetrikaStore
 import Testing
 
 /// Bad input redelivered after a stop between commit and acknowledgement is dead-lettered once.
-final class DeadLetterRedeliveryTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metrika-dl-\(UUID().uuidString)")
-    let store: GatewayStore
-    let processor: MessageProcessor
+struct DeadLetterRedeliveryTests {
+    let disk: ProcessorOnDisk
 
     init() throws {
-        store = try GatewayStore(path: directory.appendingPathComponent("db.sqlite").path)
-        let configuration = GatewayConfiguration()
-        let desk = TicketDesk(catalog: try CatalogLoader.load(path: nil), plan: configuration.numberingPlan, zone: configuration.timeZone)
-        processor = MessageProcessor(store: store, desk: desk, limits: configuration.limits, topology: Topology(configuration),
-                                     logger: Logger(level: .error) { _ in })
-    }
-
-    deinit {
-        store.close()
-        try? FileManager.default.removeItem(at: directory)
+        disk = try ProcessorOnDisk()
     }
 
     func process(redelivered: Bool) throws -> ProcessingOutcome {
         let poison = InboundEnvelope(body: Data("{not json".utf8), exchange: "telephony", routingKey: "call.ended",
                                      queue: "metrika.telephony", redelivered: redelivered)
-        return try store.transaction { try processor.process(poison) }
+        return try disk.store.transaction { try disk.processor.process(poison) }
     }
 
     func deadLetters() throws -> Int64 {
-        try store.connection.query("SELECT COUNT(*) FROM dead_letters") { $0.int(0) }.first ?? -1
+        try disk.count("SELECT COUNT(*) FROM dead_letters")
     }
 
     @Test func aRedeliveredPoisonMessageIsNotDeadLetteredAgain() throws {
