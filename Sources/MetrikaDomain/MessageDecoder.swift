@@ -65,28 +65,34 @@ public struct MessageDecoder: Sendable {
     /// Decodes one body. `amqpMessageID`, when the publisher set one, must equal the body id.
     public func decode(_ body: Data, amqpMessageID: String? = nil) throws(InboundError) -> InboundMessage {
         try checkSize(of: body)
-        guard let json = body.withUnsafeBytes({ ParsedJSON.parse($0, maxDepth: MessageDecoder.maxDepth) }) else {
-            throw InboundError(.notJSON, "the body is not a valid UTF-8 JSON object")
+        let decoded = body.withUnsafeBytes { bytes in
+            Result { () throws(InboundError) in try decode(bytes) }
         }
-        guard case let .object(members) = json else {
-            throw InboundError(.invalidMessage, "the body must be a JSON object")
-        }
-        let root = Fields(members: members, path: "", limits: limits)
-        let message: InboundMessage
-        switch try root.string("type") {
-        case "subscriber.updated": message = .subscriberUpdated(try subscriberUpdated(root))
-        case "call.answered": message = .callAnswered(try callAnswered(root))
-        case "call.ended": message = .callEnded(try callEnded(root))
-        case "ticket.create": message = .ticketCreate(try ticketCreate(root))
-        case "ticket.save": message = .ticketSave(try ticketSave(root))
-        case "ticket.edit": message = .ticketEdit(try ticketEdit(root))
-        case let type: throw InboundError(.unknownType, "unknown message type '\(type.prefix(limits.maxShortText))'")
-        }
+        let message = try decoded.get()
         if let amqpMessageID, !amqpMessageID.isEmpty, amqpMessageID != message.messageID {
             throw InboundError(.messageIDMismatch,
                                "AMQP message_id '\(amqpMessageID.prefix(limits.maxShortText))' differs from body id '\(message.messageID)'")
         }
         return message
+    }
+
+    private func decode(_ bytes: UnsafeRawBufferPointer) throws(InboundError) -> InboundMessage {
+        guard let json = JSONReader(bytes, maxDepth: MessageDecoder.maxDepth) else {
+            throw InboundError(.notJSON, "the body is not a valid UTF-8 JSON object")
+        }
+        guard json.kind(0) == .object else {
+            throw InboundError(.invalidMessage, "the body must be a JSON object")
+        }
+        let root = Fields(json: json, node: 0, path: "", limits: limits)
+        switch try root.string("type") {
+        case "subscriber.updated": return .subscriberUpdated(try subscriberUpdated(root))
+        case "call.answered": return .callAnswered(try callAnswered(root))
+        case "call.ended": return .callEnded(try callEnded(root))
+        case "ticket.create": return .ticketCreate(try ticketCreate(root))
+        case "ticket.save": return .ticketSave(try ticketSave(root))
+        case "ticket.edit": return .ticketEdit(try ticketEdit(root))
+        case let type: throw InboundError(.unknownType, "unknown message type '\(type.prefix(limits.maxShortText))'")
+        }
     }
 
     /// Deepest nesting accepted in a body (unknown fields included), like Foundation's JSON reader allows.
@@ -209,15 +215,16 @@ public struct MessageDecoder: Sendable {
 /// The members of one JSON object of an inbound body. Every error names the field by its path
 /// (`subscriber.tariff.since`, `subscriber.phones[1]`) and says what is wrong.
 private struct Fields {
-    let members: [(String, ParsedJSON)]
+    let json: JSONReader
+    /// The object's node in `json`.
+    let node: Int
     /// The path of this object followed by a dot, or empty for the body itself.
     let path: String
     let limits: InputLimits
 
-    /// The first value under `key` (a repeated key: the first wins, as for PBX payloads).
-    private func value(_ key: String) -> ParsedJSON? {
-        for member in members where member.0 == key { return member.1 }
-        return nil
+    /// The node of the first value under `key` (a repeated key: the first wins, as for PBX payloads).
+    private func value(_ key: String) -> Int? {
+        json.member(key, of: node)
     }
 
     func invalid(_ key: String, _ problem: String) -> InboundError {
@@ -229,22 +236,21 @@ private struct Fields {
     }
 
     /// The value under `key`, which must be present and not null.
-    private func required(_ key: String) throws(InboundError) -> ParsedJSON {
+    private func required(_ key: String) throws(InboundError) -> Int {
         guard let value = value(key) else { throw InboundError(.invalidMessage, "missing required field '\(path)\(key)'") }
-        if case .null = value { throw InboundError(.invalidMessage, "field '\(path)\(key)' must not be null") }
+        if json.kind(value) == .null { throw InboundError(.invalidMessage, "field '\(path)\(key)' must not be null") }
         return value
     }
 
     /// The value under `key`, or nil when it is absent or null.
-    private func optional(_ key: String) -> ParsedJSON? {
-        guard let value = value(key) else { return nil }
-        if case .null = value { return nil }
+    private func optional(_ key: String) -> Int? {
+        guard let value = value(key), json.kind(value) != .null else { return nil }
         return value
     }
 
-    private func string(of value: ParsedJSON, _ key: String) throws(InboundError) -> String {
-        guard case let .string(text) = value else { throw wrongType(path + key, "string") }
-        return text
+    private func string(of value: Int, _ key: String) throws(InboundError) -> String {
+        guard json.kind(value) == .string else { throw wrongType(path + key, "string") }
+        return json.string(value)
     }
 
     /// A required string, as written.
@@ -280,15 +286,17 @@ private struct Fields {
     /// A list of strings, each checked like `optionalText`, at most `limits.maxListCount` of them.
     func texts(_ key: String, required isRequired: Bool, max: KeyPath<InputLimits, Int> = \.maxText) throws(InboundError) -> [String]? {
         guard let value = isRequired ? try required(key) : optional(key) else { return nil }
-        guard case let .array(items) = value else { throw wrongType(path + key, "array") }
+        guard json.kind(value) == .array else { throw wrongType(path + key, "array") }
+        let items = json.items(of: value)
         guard items.count <= limits.maxListCount else {
             throw invalid(key, "has \(items.count) entries; the limit is \(limits.maxListCount)")
         }
         var texts: [String] = []
         texts.reserveCapacity(items.count)
         for (index, item) in items.enumerated() {
-            switch item {
-            case let .string(text):
+            switch json.kind(item) {
+            case .string:
+                let text = json.string(item)
                 try check(text, key, max)
                 texts.append(text)
             case .null: throw InboundError(.invalidMessage, "field '\(path)\(key)[\(index)]' must not be null")
@@ -298,8 +306,10 @@ private struct Fields {
         return texts
     }
 
-    private func integer(of value: ParsedJSON, _ key: String) throws(InboundError) -> Int64 {
-        guard case let .number(literal) = value else { throw wrongType(path + key, "integer") }
+    private func integer(of value: Int, _ key: String) throws(InboundError) -> Int64 {
+        guard json.kind(value) == .number else { throw wrongType(path + key, "integer") }
+        if let number = json.plainInteger(value) { return number }
+        let literal = json.string(value)
         if let number = Int64(literal) { return number }
         // `5.0` and `5e2` are whole numbers too; `5.5` and numbers beyond 64 bits are not.
         guard let real = Double(literal), real.rounded() == real, let number = Int64(exactly: real) else {
@@ -319,8 +329,11 @@ private struct Fields {
 
     func optionalBool(_ key: String) throws(InboundError) -> Bool? {
         guard let value = optional(key) else { return nil }
-        guard case let .bool(flag) = value else { throw wrongType(path + key, "boolean") }
-        return flag
+        switch json.kind(value) {
+        case .true: return true
+        case .false: return false
+        default: throw wrongType(path + key, "boolean")
+        }
     }
 
     func timestamp(_ key: String) throws(InboundError) -> Date {
@@ -334,7 +347,7 @@ private struct Fields {
     /// A timestamp that must be present but may be null.
     func nullableTimestamp(_ key: String) throws(InboundError) -> Date? {
         guard let value = value(key) else { throw InboundError(.invalidMessage, "missing required field '\(path)\(key)'") }
-        if case .null = value { return nil }
+        if json.kind(value) == .null { return nil }
         return try timestamp(key)
     }
 
@@ -361,8 +374,9 @@ private struct Fields {
 
     /// A required nested object.
     func object(_ key: String) throws(InboundError) -> Fields {
-        guard case let .object(members) = try required(key) else { throw wrongType(path + key, "object") }
-        return Fields(members: members, path: "\(path)\(key).", limits: limits)
+        let value = try required(key)
+        guard json.kind(value) == .object else { throw wrongType(path + key, "object") }
+        return Fields(json: json, node: value, path: "\(path)\(key).", limits: limits)
     }
 
     private func check(_ value: String, _ key: String, _ max: KeyPath<InputLimits, Int>) throws(InboundError) {

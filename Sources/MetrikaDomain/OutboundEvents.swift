@@ -88,113 +88,153 @@ public struct EventEncoder: Sendable {
     /// `ticketJSON`, when given, is the ticket already encoded (as the store wrote it, in the same zone):
     /// it is embedded instead of encoding the ticket again.
     public func encode(_ event: GatewayEvent, eventID: String, occurredAt: Date, ticketJSON: String? = nil) -> Data {
-        var fields: [String: JSONValue] = [:]
+        // Members are written in the order of their keys (see `SortedObjectWriter`), the envelope's among them.
+        var body = SortedObjectWriter(capacity: 2048)
+        let occurred = RFC3339.format(occurredAt, in: zone)
         switch event {
         case let .ticketDrafted(ticket), let .ticketSaved(ticket), let .ticketAutofilled(ticket):
-            fields["ticket"] = .raw(ticketJSON ?? ticket.json(in: zone))
+            body.string("event_id", eventID)
+            body.string("occurred_at", occurred)
+            body.int("schema_version", 1)
+            body.raw("ticket", ticketJSON ?? ticket.json(in: zone))
         case let .callbackNeeded(callback, fill), let .callbackOverdue(callback, fill):
-            fields = [
-                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
-                "phone": .string(callback.phone), "origin": .string(callback.origin.rawValue),
-                "missed_count": .int(Int64(callback.missedCount)),
-                "first_missed_at": time(callback.firstMissedAt), "last_missed_at": time(callback.lastMissedAt),
-                "match": .string(fill.match.rawValue), "subscriber": .raw(fill.subscriberJSON),
-                "candidates": .raw(fill.candidatesJSON),
-                "opened_at": time(callback.openedAt), "attempts": .int(Int64(callback.attempts)),
-            ]
+            body.int("attempts", callback.attempts)
+            body.string("callback_id", callback.callbackID)
+            body.raw("candidates", fill.candidatesJSON)
+            body.string("event_id", eventID)
+            body.string("first_missed_at", time(callback.firstMissedAt))
+            body.string("last_missed_at", time(callback.lastMissedAt))
+            body.string("match", fill.match.rawValue)
+            body.int("missed_count", callback.missedCount)
+            body.string("occurred_at", occurred)
+            body.string("opened_at", time(callback.openedAt))
+            body.string("origin", callback.origin.rawValue)
+            body.string("phone", callback.phone)
+            body.int("schema_version", 1)
+            body.raw("subscriber", fill.subscriberJSON)
+            body.string("ticket_id", callback.ticketID)
         case let .callbackResolved(callback):
-            fields = [
-                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
-                "phone": .string(callback.phone), "resolved_by": callback.resolvedBy.map(JSONValue.string) ?? .null,
-                "resolution": .string((callback.resolution ?? .operatorDone).rawValue),
-                "resolved_at": time(callback.resolvedAt ?? occurredAt),
-                "missed_count": .int(Int64(callback.missedCount)), "attempts": .int(Int64(callback.attempts)),
-            ]
+            body.int("attempts", callback.attempts)
+            body.string("callback_id", callback.callbackID)
+            body.string("event_id", eventID)
+            body.int("missed_count", callback.missedCount)
+            body.string("occurred_at", occurred)
+            body.string("phone", callback.phone)
+            body.string("resolution", (callback.resolution ?? .operatorDone).rawValue)
+            body.string("resolved_at", time(callback.resolvedAt ?? occurredAt))
+            body.string("resolved_by", callback.resolvedBy)
+            body.int("schema_version", 1)
+            body.string("ticket_id", callback.ticketID)
         case let .callbackAttempted(callback, ticket):
-            fields = [
-                "callback_id": .string(callback.callbackID), "ticket_id": .string(callback.ticketID),
-                "attempt_ticket_id": .string(ticket.ticketID), "phone": .string(callback.phone),
-                "operator": ticket.author.map(JSONValue.string) ?? .null,
-                "attempts": .int(Int64(callback.attempts)), "missed_count": .int(Int64(callback.missedCount)),
-            ]
+            body.string("attempt_ticket_id", ticket.ticketID)
+            body.int("attempts", callback.attempts)
+            body.string("callback_id", callback.callbackID)
+            body.string("event_id", eventID)
+            body.int("missed_count", callback.missedCount)
+            body.string("occurred_at", occurred)
+            body.string("operator", ticket.author)
+            body.string("phone", callback.phone)
+            body.int("schema_version", 1)
+            body.string("ticket_id", callback.ticketID)
         case let .ticketEdited(ticket, revision):
-            fields = ["ticket": .raw(ticketJSON ?? ticket.json(in: zone)), "revision": json(revision)]
+            body.string("event_id", eventID)
+            body.string("occurred_at", occurred)
+            body.raw("revision", json(revision))
+            body.int("schema_version", 1)
+            body.raw("ticket", ticketJSON ?? ticket.json(in: zone))
         case let .commandRejected(commandID, commandType, operatorLogin, rejection):
-            fields = [
-                "command_id": commandID.map(JSONValue.string) ?? .null,
-                "command_type": commandType.map(JSONValue.string) ?? .null,
-                "operator": operatorLogin.map(JSONValue.string) ?? .null,
-                "code": .string(rejection.code.rawValue), "message": .string(rejection.message),
-            ]
+            body.string("code", rejection.code.rawValue)
+            body.string("command_id", commandID)
+            body.string("command_type", commandType)
+            body.string("event_id", eventID)
+            body.string("message", rejection.message)
+            body.string("occurred_at", occurred)
+            body.string("operator", operatorLogin)
+            body.int("schema_version", 1)
         }
-        return envelope(type: event.type, eventID: eventID, occurredAt: occurredAt, fields)
+        body.string("type", event.type)
+        return body.finish()
     }
 
     /// The body of a command's reply.
     public func encode(_ reply: CommandReply, eventID: String, occurredAt: Date) -> Data {
-        envelope(type: "command.reply", eventID: eventID, occurredAt: occurredAt, [
-            "command_id": .string(reply.commandID),
-            "status": .string(reply.rejection == nil ? "accepted" : "rejected"),
-            "code": reply.rejection.map { .string($0.code.rawValue) } ?? .null,
-            "message": reply.rejection.map { .string($0.message) } ?? .null,
-            "ticket_id": reply.ticketID.map(JSONValue.string) ?? .null,
-        ])
+        var body = SortedObjectWriter(capacity: 512)
+        body.string("code", reply.rejection?.code.rawValue)
+        body.string("command_id", reply.commandID)
+        body.string("event_id", eventID)
+        body.string("message", reply.rejection?.message)
+        body.string("occurred_at", RFC3339.format(occurredAt, in: zone))
+        body.int("schema_version", 1)
+        body.string("status", reply.rejection == nil ? "accepted" : "rejected")
+        body.string("ticket_id", reply.ticketID)
+        body.string("type", "command.reply")
+        return body.finish()
     }
 
-    private func envelope(type: String, eventID: String, occurredAt: Date, _ fields: [String: JSONValue]) -> Data {
-        var all = fields
-        all["event_id"] = .string(eventID)
-        all["type"] = .string(type)
-        all["occurred_at"] = .string(RFC3339.format(occurredAt, in: zone))
-        all["schema_version"] = .int(1)
-        return Data(JSONValue.object(all).serialized())
+    private func time(_ instant: Date?) -> String? {
+        instant.map { RFC3339.format($0, in: zone) }
     }
 
-    private func time(_ instant: Date?) -> JSONValue {
-        instant.map { .string(RFC3339.format($0, in: zone)) } ?? .null
-    }
-
-    private func json<T: Encodable>(_ value: T) -> JSONValue {
+    private func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.userInfo[.timeZone] = zone
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding our own value types cannot fail: they hold only strings, numbers and arrays.
         let data = (try? encoder.encode(value)) ?? Data("null".utf8)
-        return .raw(String(decoding: data, as: UTF8.self))
+        return String(decoding: data, as: UTF8.self)
     }
 }
 
-/// A minimal JSON writer with sorted keys, so that the same event always has the same bytes.
-enum JSONValue: Sendable, Equatable {
-    case string(String)
-    case int(Int64)
-    case null
-    case object([String: JSONValue])
-    /// Already-serialised JSON.
-    case raw(String)
+/// One JSON object written member by member, with its keys in sorted order (byte order, as
+/// `JSONEncoder`'s `.sortedKeys` sorts them), so that the same event always has the same bytes. The caller
+/// writes the members in that order; debug builds check it.
+struct SortedObjectWriter {
+    private var out: JSONBytes
+    private var previousKey: StaticString?
 
-    func serialized() -> [UInt8] {
-        var out = JSONBytes(capacity: 2048)
-        write(into: &out)
-        return out.bytes
+    init(capacity: Int) {
+        out = JSONBytes(capacity: capacity)
+        out.byte(UInt8(ascii: "{"))
     }
 
-    private func write(into out: inout JSONBytes) {
-        switch self {
-        case let .string(text): out.string(text)
-        case let .int(number): out.int(number)
-        case .null: out.literal("null")
-        case let .raw(text): out.raw(text)
-        case let .object(fields):
-            out.byte(UInt8(ascii: "{"))
-            for (index, (key, value)) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { out.byte(UInt8(ascii: ",")) }
-                out.string(key)
-                out.byte(UInt8(ascii: ":"))
-                value.write(into: &out)
-            }
-            out.byte(UInt8(ascii: "}"))
+    private mutating func key(_ key: StaticString) {
+        if let previousKey {
+            assert(Self.precedes(previousKey, key), "key \(key) written after \(previousKey)")
+            out.byte(UInt8(ascii: ","))
         }
+        out.byte(UInt8(ascii: "\""))
+        out.literal(key)
+        out.literal("\":")
+        previousKey = key
+    }
+
+    private static func precedes(_ first: StaticString, _ second: StaticString) -> Bool {
+        let a = UnsafeBufferPointer(start: first.utf8Start, count: first.utf8CodeUnitCount)
+        let b = UnsafeBufferPointer(start: second.utf8Start, count: second.utf8CodeUnitCount)
+        return a.lexicographicallyPrecedes(b)
+    }
+
+    /// A string member; `null` when `value` is nil.
+    mutating func string(_ name: StaticString, _ value: String?) {
+        key(name)
+        out.string(value)
+    }
+
+    mutating func int<Number: BinaryInteger>(_ name: StaticString, _ value: Number) {
+        key(name)
+        out.int(value)
+    }
+
+    /// A member whose value is already-serialised JSON.
+    mutating func raw(_ name: StaticString, _ json: String) {
+        key(name)
+        out.raw(json)
+    }
+
+    /// Closes the object and returns its bytes.
+    mutating func finish() -> Data {
+        out.byte(UInt8(ascii: "}"))
+        return Data(out.bytes)
     }
 }
 

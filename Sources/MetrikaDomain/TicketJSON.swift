@@ -103,33 +103,42 @@ extension SubscriberFill {
     /// nil when the text is not such a ticket. Reads only these three fields, without decoding the ticket.
     public init?(ticketJSON: String) {
         var text = ticketJSON
-        guard let json = text.withUTF8({ ParsedJSON.parse(UnsafeRawBufferPointer($0), maxDepth: 8) }),
-              let matchText = json.text("match"), let match = SubscriberMatch(rawValue: matchText) else { return nil }
-        var subscriber: SubscriberSnapshot?
-        if let value = json.value("subscriber"), value != .null {
-            guard let snapshot = SubscriberSnapshot(json: value) else { return nil }
-            subscriber = snapshot
-        }
-        var candidates: [SubscriberSnapshot] = []
-        if case let .array(items)? = json.value("candidates") {
-            for item in items {
-                guard let snapshot = SubscriberSnapshot(json: item) else { return nil }
-                candidates.append(snapshot)
+        guard let fill = text.withUTF8({ utf8 -> SubscriberFill? in
+            guard let json = JSONReader(UnsafeRawBufferPointer(utf8), maxDepth: 8), json.kind(0) == .object,
+                  let matchNode = json.member("match", of: 0), json.kind(matchNode) == .string,
+                  let match = SubscriberMatch(rawValue: json.string(matchNode)) else { return nil }
+            var subscriber: SubscriberSnapshot?
+            if let node = json.member("subscriber", of: 0), json.kind(node) != .null {
+                guard let snapshot = SubscriberSnapshot(json, node) else { return nil }
+                subscriber = snapshot
             }
-        }
-        self.init(match: match, subscriber: subscriber, candidates: candidates)
+            var candidates: [SubscriberSnapshot] = []
+            if let node = json.member("candidates", of: 0), json.kind(node) == .array {
+                for item in json.items(of: node) {
+                    guard let snapshot = SubscriberSnapshot(json, item) else { return nil }
+                    candidates.append(snapshot)
+                }
+            }
+            return SubscriberFill(match: match, subscriber: subscriber, candidates: candidates)
+        }) else { return nil }
+        self = fill
     }
 }
 
 extension SubscriberSnapshot {
-    /// A snapshot as `FastJSON` wrote it; nil when a field is missing or of another type.
-    init?(json: ParsedJSON) {
-        guard let rsIDText = json.text("rs_id"), let rsID = Int64(rsIDText),
-              let daysText = json.text("days_on_tariff"), let days = Int(daysText),
-              case let .string(contractNo)? = json.value("contract_no"), case let .string(fullName)? = json.value("full_name"),
-              case let .string(address)? = json.value("address"), case let .string(tariffName)? = json.value("tariff_name"),
-              case let .string(tariffSince)? = json.value("tariff_since"), case let .string(switchName)? = json.value("switch"),
-              case let .string(statusText)? = json.value("status"), let status = SubscriberStatus(rawValue: statusText) else {
+    /// The snapshot at `node` as `FastJSON` wrote it; nil when a field is missing or of another type.
+    init?(_ json: JSONReader, _ node: Int) {
+        guard json.kind(node) == .object else { return nil }
+        func field(_ key: String, _ kind: JSONTape.Kind) -> String? {
+            guard let value = json.member(key, of: node), json.kind(value) == kind else { return nil }
+            return json.string(value)
+        }
+        guard let rsIDText = field("rs_id", .number), let rsID = Int64(rsIDText),
+              let daysText = field("days_on_tariff", .number), let days = Int(daysText),
+              let contractNo = field("contract_no", .string), let fullName = field("full_name", .string),
+              let address = field("address", .string), let tariffName = field("tariff_name", .string),
+              let tariffSince = field("tariff_since", .string), let switchName = field("switch", .string),
+              let statusText = field("status", .string), let status = SubscriberStatus(rawValue: statusText) else {
             return nil
         }
         self.init(rsID: rsID, contractNo: contractNo, fullName: fullName, address: address, tariffName: tariffName,

@@ -308,6 +308,26 @@ struct EventEncoderTests {
         return documents
     }
 
+    @Test("Every kind of event and reply writes its keys once each, in sorted order, at every level")
+    func keysAreSorted() throws {
+        func check(_ value: ParsedJSON, _ path: String) {
+            switch value {
+            case let .object(fields):
+                let keys = fields.map(\.0)
+                #expect(keys == keys.sorted(), "keys of \(path.isEmpty ? "the body" : path)")
+                #expect(Set(keys).count == keys.count, "a key repeats in \(path)")
+                for (key, child) in fields { check(child, path + "/" + key) }
+            case let .array(items):
+                for item in items { check(item, path + "[]") }
+            default:
+                break
+            }
+        }
+        for document in try everyKindOfEvent() {
+            check(try #require(ParsedJSON.parse([UInt8](document))), "")
+        }
+    }
+
     @Test("Every encoded event is valid against its JSON Schema in contracts/")
     func eventsMatchTheirSchemas() throws {
         let documents = try everyKindOfEvent()
