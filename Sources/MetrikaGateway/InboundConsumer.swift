@@ -113,6 +113,10 @@ final class InboundConsumer: Sendable {
     private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore,
                          cautious: inout Int) throws {
         var lastOverdueCheck = Date.distantPast
+        // Whether the log holds writes not yet copied into the database file: under load they wait for
+        // SQLite's automatic checkpoint (large, so a page changed by many batches is copied once); once
+        // deliveries stop for half a second they are copied at once, which keeps the log small when quiet.
+        var wroteSinceCheckpoint = false
         while !stop.isStopped {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
                 lastOverdueCheck = Date()
@@ -121,19 +125,26 @@ final class InboundConsumer: Sendable {
                 tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else {
-                deleteConfirmedEvents(store)
+                if deleteConfirmedEvents(store) { wroteSinceCheckpoint = true }
+                if wroteSinceCheckpoint {
+                    checkpoint(store)
+                    wroteSinceCheckpoint = false
+                }
                 continue
             }
             let arrived = ContinuousClock.now
             var batch = [first]
+            var batchBytes = first.body.count
             let deadline = Date(timeIntervalSinceNow: Double(configuration.batchWaitMilliseconds) / 1000)
-            while batch.count < configuration.batchSize {
+            while batch.count < configuration.batchSize, batchBytes < configuration.batchMaxBytes {
                 let remaining = max(0, Int(deadline.timeIntervalSinceNow * 1000))
                 guard let next = try connection.nextDelivery(timeoutMilliseconds: remaining) else { break }
                 batch.append(next)
+                batchBytes += next.body.count
             }
             metrics.recordReceived(batch.map(\.consumerTag))
             try commit(batch, processor, store, connection)
+            wroteSinceCheckpoint = true
             configuration.failPoint.reach(.afterCommit, logger: logger)
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
@@ -149,16 +160,30 @@ final class InboundConsumer: Sendable {
         }
     }
 
-    /// Deletes the outbox rows the broker confirmed, when no batch came to do it on the way.
-    private func deleteConfirmedEvents(_ store: GatewayStore) {
+    /// Deletes the outbox rows the broker confirmed, when no batch came to do it on the way; true when it
+    /// deleted some.
+    private func deleteConfirmedEvents(_ store: GatewayStore) -> Bool {
         let confirmed = ledger.takeConfirmed()
-        guard !confirmed.isEmpty else { return }
+        guard !confirmed.isEmpty else { return false }
         do {
             try store.transaction { try store.deleteConfirmed(seqs: confirmed) }
             ledger.markDeleted(confirmed)
+            return true
         } catch {
             ledger.restore(confirmed)
             logger.warning("cannot delete confirmed events; trying again", ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Copies the write-ahead log into the database file. A failure is not retried here: the log stays
+    /// valid, and SQLite's automatic checkpoint copies it once it is large.
+    private func checkpoint(_ store: GatewayStore) {
+        do {
+            try store.checkpoint()
+        } catch {
+            logger.warning("cannot checkpoint the write-ahead log while idle; the automatic checkpoint will copy it",
+                           ["error": "\(error)"])
         }
     }
 

@@ -140,6 +140,9 @@ public final class GatewayStore {
     /// Runs `body` in one transaction.
     public func transaction<T>(_ body: () throws -> T) throws -> T { try connection.transaction(body) }
 
+    /// Copies the write-ahead log back into the database file (see `SQLiteConnection.checkpoint()`).
+    public func checkpoint() throws(StoreError) { try connection.checkpoint() }
+
     /// Runs `body` in a savepoint inside the current transaction.
     public func savepoint<T>(_ body: () throws -> T) throws -> T { try connection.savepoint(body) }
 

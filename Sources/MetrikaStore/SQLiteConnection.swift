@@ -53,6 +53,16 @@ public final class SQLiteConnection {
     /// back from the page cache of the kernel one `pread` per page.
     static let pageCacheKiB = 32_768
 
+    /// Pages the write-ahead log may hold before a commit copies them back into the database file
+    /// (SQLite's default is 1,000). Under load, a page that many batches change (a leaf of the phone index,
+    /// of the inbox) is then copied back once instead of once every few batches: a 400,000-subscriber sync
+    /// went from 8,555 to 11,116 subscribers/s at 10,000 pages, and 40,000 with large batches carried a
+    /// million at 15,200/s. The log grows to about 160 MiB under sustained load only; an idle gateway
+    /// checkpoints at once (`checkpoint()`), and `walSizeLimitBytes` shrinks the file when the log restarts.
+    static let checkpointPages = 40_000
+    /// The size the write-ahead log file is truncated to when it restarts after a checkpoint.
+    static let walSizeLimitBytes = 64 << 20
+
     /// Opens (creating with mode 0600 when missing) the database at `path`, in WAL mode with
     /// `synchronous=FULL`, a page cache of `pageCacheKiB`, temporary storage in memory and the given
     /// busy timeout.
@@ -76,6 +86,8 @@ public final class SQLiteConnection {
             try execute("PRAGMA foreign_keys=ON")
             try execute("PRAGMA temp_store=MEMORY")
             try execute("PRAGMA cache_size=-\(Self.pageCacheKiB)")
+            try execute("PRAGMA wal_autocheckpoint=\(Self.checkpointPages)")
+            try execute("PRAGMA journal_size_limit=\(Self.walSizeLimitBytes)")
         } catch {
             close()
             throw error
@@ -129,6 +141,12 @@ public final class SQLiteConnection {
             sqlite3_free(errorMessage)
             throw StoreError(code: status, message: "\(message) (in: \(sql.prefix(80)))")
         }
+    }
+
+    /// Copies the write-ahead log back into the database file as far as readers allow, without waiting for
+    /// them (a passive checkpoint); the next write then starts the log from its beginning.
+    public func checkpoint() throws(StoreError) {
+        try execute("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     /// The cached prepared statement for `sql`, reset (its next `bind` replaces every parameter).

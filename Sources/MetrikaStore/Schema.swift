@@ -117,5 +117,10 @@ enum Schema {
         """
         DROP INDEX IF EXISTS tickets_drafts_by_phone;
         """,
+        // Phones are found by number (the primary key) and removed by number and RS ID; nothing looks them
+        // up by RS ID alone, and subscribers are never deleted, so the index only cost a B-tree insert per phone.
+        """
+        DROP INDEX IF EXISTS subscriber_phones_by_rs_id;
+        """,
     ]
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MetrikaAMQP
 import MetrikaDomain
+import MetrikaStore
 import MetrikaTestSupport
 import Testing
 
@@ -181,6 +182,24 @@ struct GatewayFlowTests {
         #expect(needed["subscriber"] is NSNull)
         let candidates = try #require(needed["candidates"] as? [[String: Any]])
         #expect(candidates.map { $0["contract_no"] as? String } == ["Д-1", "Д-2"])
+    }
+
+    @Test func anIdleGatewayCopiesItsWriteAheadLogIntoTheDatabaseFile() throws {
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        try gateway.publishCall(Fixtures.callEnded(callID: "w1", number: "89005550077", outcome: "missed"))
+        _ = try gateway.nextEvent(ofType: "callback.needed")
+        // The database file alone, copied without its log, holds the callback once the gateway has been
+        // idle for half a second; SQLite's automatic checkpoint would wait for 40,000 pages.
+        let copy = gateway.directory.appendingPathComponent("file-only.sqlite")
+        let copied = try gateway.eventually {
+            try? FileManager.default.removeItem(at: copy)
+            try FileManager.default.copyItem(atPath: gateway.configuration.databasePath, toPath: copy.path)
+            let connection = try SQLiteConnection(path: copy.path)
+            defer { connection.close() }
+            return try connection.query("SELECT phone FROM callbacks") { $0.text(0) } == ["+79005550077"]
+        }
+        #expect(copied)
     }
 
     @Test func furtherMissedCallsFromTheSameNumberJoinTheOpenCallback() throws {
