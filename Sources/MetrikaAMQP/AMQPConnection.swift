@@ -219,6 +219,16 @@ public final class AMQPConnection {
         try check(amqp_get_rpc_reply(state), "binding queue '\(queue)' to '\(exchange)' with '\(routingKey)'")
     }
 
+    /// Removes every ready message of a queue (used by tools). RabbitMQ 3.10 refuses to delete a quorum queue
+    /// holding a few hundred thousand messages (541 INTERNAL_ERROR, closing the connection); after a purge
+    /// the delete takes milliseconds.
+    public func purgeQueue(_ name: String) throws(AMQPError) {
+        var storage = AMQPTableStorage()
+        defer { storage.release() }
+        amqp_queue_purge(state, channel, storage.bytes(name))
+        try check(amqp_get_rpc_reply(state), "purging queue '\(name)'")
+    }
+
     /// Deletes a queue (used by tests and tools).
     public func deleteQueue(_ name: String) throws(AMQPError) {
         var storage = AMQPTableStorage()

@@ -31,6 +31,8 @@ enum RawRelay {
             return try publishSource(messages, world: world, on: connection)
         }
         let (first, last) = try relay(broker: broker, world: world, messages: messages)
+        // Nobody consumes the sink here; emptied now, it can be deleted with the run's other queues.
+        try broker.withConnection("relay-purge") { connection in try connection.purgeQueue(world.relaySink) }
         return Figures(messages: messages, seconds: seconds(from: first, to: last), bodyBytes: bodyBytes)
     }
 
