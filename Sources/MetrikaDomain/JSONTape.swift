@@ -320,7 +320,9 @@ struct JSONReader {
         if entry.escaped { return string(node) == key }
         let raw = UnsafeRawBufferPointer(rebasing: bytes[Int(entry.start)..<Int(entry.end)])
         var key = key
-        return key.withUTF8 { $0.count == raw.count && memcmp($0.baseAddress!, raw.baseAddress!, raw.count) == 0 }
+        return key.withUTF8 { utf8 in
+            utf8.count == raw.count && (raw.isEmpty || memcmp(utf8.baseAddress!, raw.baseAddress!, raw.count) == 0)
+        }
     }
 
     /// The raw bytes of a string's content (escapes undecoded) or of a number's literal.
