@@ -117,6 +117,9 @@ final class InboundConsumer: Sendable {
         // SQLite's automatic checkpoint (large, so a page changed by many batches is copied once); once
         // deliveries stop for half a second they are copied at once, which keeps the log small when quiet.
         var wroteSinceCheckpoint = false
+        // Whether the log file shrinks when the log next restarts: only after a quiet moment's checkpoint,
+        // undone by the next batch (see `SQLiteConnection.checkpoint()`).
+        var logFileShrinks = false
         while !stop.isStopped {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
                 lastOverdueCheck = Date()
@@ -127,7 +130,7 @@ final class InboundConsumer: Sendable {
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else {
                 if deleteConfirmedEvents(store) { wroteSinceCheckpoint = true }
                 if wroteSinceCheckpoint {
-                    checkpoint(store)
+                    logFileShrinks = checkpoint(store) || logFileShrinks
                     wroteSinceCheckpoint = false
                 }
                 continue
@@ -145,6 +148,9 @@ final class InboundConsumer: Sendable {
             metrics.recordReceived(batch.map(\.consumerTag))
             try commit(batch, processor, store, connection)
             wroteSinceCheckpoint = true
+            if logFileShrinks {
+                logFileShrinks = !keepLogFileSize(store)
+            }
             configuration.failPoint.reach(.afterCommit, logger: logger)
             try connection.ack(deliveryTag: batch[batch.count - 1].deliveryTag, multiple: true)
             metrics.recordAcknowledged(batch.map(\.consumerTag), after: arrived.duration(to: .now))
@@ -176,14 +182,27 @@ final class InboundConsumer: Sendable {
         }
     }
 
-    /// Copies the write-ahead log into the database file. A failure is not retried here: the log stays
-    /// valid, and SQLite's automatic checkpoint copies it once it is large.
-    private func checkpoint(_ store: GatewayStore) {
+    /// Copies the write-ahead log into the database file; false when SQLite could not. A failure is not
+    /// retried here: the log stays valid, and SQLite's automatic checkpoint copies it once it is large.
+    private func checkpoint(_ store: GatewayStore) -> Bool {
         do {
             try store.checkpoint()
+            return true
         } catch {
             logger.warning("cannot checkpoint the write-ahead log while idle; the automatic checkpoint will copy it",
                            ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// Lets the log file keep its size under load again; false when SQLite could not (tried after the next batch).
+    private func keepLogFileSize(_ store: GatewayStore) -> Bool {
+        do {
+            try store.keepLogFileSize()
+            return true
+        } catch {
+            logger.warning("cannot reset the write-ahead log's size limit; trying after the next batch", ["error": "\(error)"])
+            return false
         }
     }
 

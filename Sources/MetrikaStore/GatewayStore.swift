@@ -143,6 +143,9 @@ public final class GatewayStore {
     /// Copies the write-ahead log back into the database file (see `SQLiteConnection.checkpoint()`).
     public func checkpoint() throws(StoreError) { try connection.checkpoint() }
 
+    /// Lets the log file keep its size again after a checkpoint (see `SQLiteConnection.keepLogFileSize()`).
+    public func keepLogFileSize() throws(StoreError) { try connection.keepLogFileSize() }
+
     /// Runs `body` in a savepoint inside the current transaction.
     public func savepoint<T>(_ body: () throws -> T) throws -> T { try connection.savepoint(body) }
 
