@@ -53,7 +53,9 @@ struct RunWorld: Sendable {
 
     /// Deletes every queue and exchange of the run, best effort: a failure is reported on stderr and does
     /// not fail the run. That includes the gateway's delay queues, named `<retry prefix><queue>.<n>s`
-    /// for each of `METRIKA_RETRY_DELAYS` (default 1,5,30,120).
+    /// for each of `METRIKA_RETRY_DELAYS` (default 1,5,30,120). RabbitMQ 3.10 sometimes refuses to delete
+    /// a quorum queue that has just taken a few hundred thousand messages (541 INTERNAL_ERROR, closing the
+    /// connection), so each object gets its own connection and up to three tries two seconds apart.
     func removeBrokerObjects(_ broker: Broker) {
         let inputs = [rsQueue, telephonyQueue, commandsQueue]
         let delays = ProcessInfo.processInfo.environment["METRIKA_RETRY_DELAYS"].map {
@@ -61,16 +63,30 @@ struct RunWorld: Sendable {
         } ?? ["1", "5", "30", "120"]
         let queues = inputs + [deadQueue, observerQueue, relaySource, relaySink]
             + inputs.flatMap { input in delays.map { "\(retryQueuePrefix)\(input).\($0)s" } }
-        do {
-            try broker.withConnection("cleanup") { connection in
-                for queue in queues { try connection.deleteQueue(queue) }
-                for exchange in [rsExchange, telephonyExchange, commandsExchange, eventsExchange] {
-                    try connection.deleteExchange(exchange)
-                }
-            }
-        } catch {
-            note("could not delete every queue and exchange named \(prefix)*: \(error)")
+        var failures: [String] = []
+        for queue in queues where !Self.withRetries(broker, { try $0.deleteQueue(queue) }) {
+            failures.append("queue \(queue)")
         }
+        for exchange in [rsExchange, telephonyExchange, commandsExchange, eventsExchange]
+            where !Self.withRetries(broker, { try $0.deleteExchange(exchange) }) {
+            failures.append("exchange \(exchange)")
+        }
+        if !failures.isEmpty {
+            note("could not delete \(failures.joined(separator: ", ")); delete them by hand")
+        }
+    }
+
+    /// Runs `body` on a fresh connection, up to three times two seconds apart; false when every try failed.
+    private static func withRetries(_ broker: Broker, _ body: (AMQPConnection) throws -> Void) -> Bool {
+        for attempt in 1...3 {
+            do {
+                try broker.withConnection("cleanup") { try body($0) }
+                return true
+            } catch {
+                if attempt < 3 { Thread.sleep(forTimeInterval: 2) }
+            }
+        }
+        return false
     }
 }
 
