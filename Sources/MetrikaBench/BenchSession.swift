@@ -9,6 +9,8 @@ final class BenchSession {
     let directory: URL
     /// A database the sync scenario (or the start scenario itself) filled, for the start scenario.
     var filledDatabase: (path: String, subscribers: Int)?
+    /// Subscriber updates generated so far (see `subscriberUpdates(_:)`).
+    private var subscriberUpdatesGenerated: [BenchMessage] = []
 
     /// Checks that the broker answers and the gateway executable exists, and creates the temporary directory.
     init(options: BenchOptions) throws {
@@ -127,21 +129,39 @@ final class BenchSession {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
-    // MARK: Publishing subscribers
+    // MARK: Publishing
 
-    /// Publishes subscribers `0..<count` to `world`'s RS exchange as fast as confirms allow, on its own
-    /// thread; the thread returns `monotonicNanos()` of the first publish.
+    /// The updates of subscribers `0..<count`, generated before any timed window (RS builds its messages on
+    /// its own machine, so the generator's CPU must not be taken from the broker and the gateway). The
+    /// largest set generated so far is kept: a smaller count is its prefix, and every run publishes the same.
+    func subscriberUpdates(_ count: Int) -> ArraySlice<BenchMessage> {
+        if subscriberUpdatesGenerated.count < count {
+            note("generating \(count) subscriber updates (not timed)")
+            let generator = SubscriberGenerator(occurredAt: Int(Date().timeIntervalSince1970))
+            subscriberUpdatesGenerated = (0..<count).map { index in
+                let (id, body) = generator.message(index: index)
+                return BenchMessage(routingKey: "subscriber.updated", id: id, body: body)
+            }
+        }
+        return subscriberUpdatesGenerated.prefix(count)
+    }
+
+    /// Publishes subscribers `0..<count` to `world`'s RS exchange; see `publish(_:to:)`.
     func publishSubscribers(_ count: Int, in world: RunWorld) -> BenchThread<UInt64> {
+        publish(subscriberUpdates(count), to: world.rsExchange)
+    }
+
+    /// Publishes `messages` (persistent) to `exchange` as fast as confirms allow, on its own thread; the
+    /// thread returns `monotonicNanos()` of the first publish.
+    func publish(_ messages: ArraySlice<BenchMessage>, to exchange: String) -> BenchThread<UInt64> {
         let broker = broker
-        let exchange = world.rsExchange
-        let generator = SubscriberGenerator(occurredAt: Int(Date().timeIntervalSince1970))
         return BenchThread.start("metrika-bench-publisher") {
             try broker.withConnection("publisher") { connection in
                 let publisher = try ConfirmingPublisher(connection, window: 4096)
                 let started = monotonicNanos()
-                for index in 0..<count {
-                    let (id, body) = generator.message(index: index)
-                    try publisher.publish(exchange: exchange, routingKey: "subscriber.updated", body: body, messageID: id)
+                for message in messages {
+                    try publisher.publish(exchange: exchange, routingKey: message.routingKey, body: message.body,
+                                          messageID: message.id)
                 }
                 try publisher.waitForAll()
                 return started

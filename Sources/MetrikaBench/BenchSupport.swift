@@ -53,6 +53,13 @@ final class BenchThread<Value: Sendable>: Sendable {
     }
 }
 
+/// One message a bench publisher sends: routing key, `event_id` (also the AMQP `message_id`) and body.
+struct BenchMessage: Sendable {
+    let routingKey: String
+    let id: String
+    let body: Data
+}
+
 /// SplitMix64: a small seeded generator, so that every run publishes exactly the same data.
 struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64

@@ -170,7 +170,7 @@ struct CallStorm: Sendable {
 
     /// The routing key, `event_id` and body of event `index`; call times count from `baseTime` (Unix
     /// seconds), four calls a second.
-    func message(_ index: Int, baseTime: Int) -> (routingKey: String, id: String, body: Data) {
+    func message(_ index: Int, baseTime: Int) -> BenchMessage {
         let event = events[index]
         let id = BenchText.id(stream: Self.idStream, index: index)
         let call = Int(event.call)
@@ -180,18 +180,24 @@ struct CallStorm: Sendable {
         let direction = event.outbound ? "outbound" : "inbound"
         let operatorLogin = CallEvents.operators[Int(event.operatorIndex)]
         let answeredAt = startedAt + 3 + call % 20
+        let routingKey: String
+        let body: Data
         switch event.kind {
         case .answered:
-            return ("call.answered", id, CallEvents.answered(eventID: id, callID: callID, direction: direction, number: number,
-                                                             operatorLogin: operatorLogin, answeredAt: answeredAt))
+            routingKey = "call.answered"
+            body = CallEvents.answered(eventID: id, callID: callID, direction: direction, number: number,
+                                       operatorLogin: operatorLogin, answeredAt: answeredAt)
         case .endedAnswered:
-            return ("call.ended", id, CallEvents.endedAnswered(eventID: id, callID: callID, direction: direction, number: number,
-                                                               operatorLogin: operatorLogin, startedAt: startedAt,
-                                                               answeredAt: answeredAt, endedAt: answeredAt + 30 + call % 600))
+            routingKey = "call.ended"
+            body = CallEvents.endedAnswered(eventID: id, callID: callID, direction: direction, number: number,
+                                            operatorLogin: operatorLogin, startedAt: startedAt,
+                                            answeredAt: answeredAt, endedAt: answeredAt + 30 + call % 600)
         case .missed, .busy, .abandoned:
             let outcome = event.kind == .missed ? "missed" : event.kind == .busy ? "busy" : "abandoned"
-            return ("call.ended", id, CallEvents.unanswered(eventID: id, callID: callID, number: number, outcome: outcome,
-                                                            startedAt: startedAt, endedAt: startedAt + 15 + call % 45))
+            routingKey = "call.ended"
+            body = CallEvents.unanswered(eventID: id, callID: callID, number: number, outcome: outcome,
+                                         startedAt: startedAt, endedAt: startedAt + 15 + call % 45)
         }
+        return BenchMessage(routingKey: routingKey, id: id, body: body)
     }
 }

@@ -63,8 +63,9 @@ extension BenchSession {
         }
         try withGateway(in: world, keepDatabase: keep) { gateway in
             let database = DatabaseProbe(path: world.databasePath)
+            let updates = subscriberUpdates(subscribers)
             let cpuBefore = gateway.cpuSeconds ?? 0
-            let publisher = publishSubscribers(subscribers, in: world)
+            let publisher = publish(updates, to: world.rsExchange)
             let (started, stored) = try awaitSubscribersStored(subscribers, publisher: publisher, database: database, gateway: gateway)
             let elapsed = seconds(from: started, to: stored)
             line.add("subscribers", .count(subscribers))
@@ -106,8 +107,10 @@ extension BenchSession {
             let observer = try EventObserver(broker: broker, queue: world.observerQueue, queueType: options.queueType,
                                              exchange: world.eventsExchange, routingKeys: ["ticket.drafted", "callback.needed"],
                                              expected: expected)
+            let baseTime = Int(Date().timeIntervalSince1970)
+            let messages = storm.events.indices.map { storm.message($0, baseTime: baseTime) }
             let cpuBefore = gateway.cpuSeconds ?? 0
-            let publisher = publishStorm(storm, in: world)
+            let publisher = publish(messages[...], to: world.telephonyExchange)
             let observed = try observer.finish(stallSeconds: 60) { gateway.isRunning }
             let started = try publisher.join()
             let elapsed = observed.lastArrival > started ? seconds(from: started, to: observed.lastArrival) : 0
@@ -145,27 +148,6 @@ extension BenchSession {
                    expected: storm.expectedCallbackNeeded)
         line.check("dead_letters", actual: totals[4], expected: 1)
         line.add("duplicate_events", .count(observed.duplicates))
-    }
-
-    /// Publishes the storm to `world`'s telephony exchange as fast as confirms allow, on its own thread;
-    /// the thread returns `monotonicNanos()` of the first publish.
-    private func publishStorm(_ storm: CallStorm, in world: RunWorld) -> BenchThread<UInt64> {
-        let broker = broker
-        let exchange = world.telephonyExchange
-        let baseTime = Int(Date().timeIntervalSince1970)
-        return BenchThread.start("metrika-bench-publisher") {
-            try broker.withConnection("publisher") { connection in
-                let publisher = try ConfirmingPublisher(connection, window: 4096)
-                let started = monotonicNanos()
-                for index in storm.events.indices {
-                    let message = storm.message(index, baseTime: baseTime)
-                    try publisher.publish(exchange: exchange, routingKey: message.routingKey, body: message.body,
-                                          messageID: message.id)
-                }
-                try publisher.waitForAll()
-                return started
-            }
-        }
     }
 
     // MARK: latency

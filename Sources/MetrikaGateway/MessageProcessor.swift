@@ -262,13 +262,17 @@ public final class MessageProcessor {
 
     private func applySubscriber(_ update: SubscriberUpdated) throws {
         let subscriber = update.subscriber
-        if let stored = try store.subscriberVersion(rsID: subscriber.rsID), stored >= update.version {
+        let stored = try store.storedSubscriber(rsID: subscriber.rsID)
+        if let stored, stored.version >= update.version {
             logger.debug("stale subscriber version ignored",
-                         ["rs_id": String(subscriber.rsID), "version": String(update.version), "stored": String(stored)])
+                         ["rs_id": String(subscriber.rsID), "version": String(update.version), "stored": String(stored.version)])
             return
         }
-        let previousPhones = try store.saveSubscriber(subscriber, version: update.version, at: now)
-        let affected = Set(subscriber.phones).symmetricDifference(previousPhones).union(subscriber.phones)
+        let previousPhones = stored?.phones ?? []
+        try store.saveSubscriber(subscriber, version: update.version, replacing: previousPhones, at: now)
+        // Drafts on a number the subscriber gained or lost may now match differently.
+        var affected = subscriber.phones
+        for phone in previousPhones where !affected.contains(phone) { affected.append(phone) }
         for phone in affected.sorted() {
             for var draft in try store.unsettledDrafts(phone: phone) {
                 let fill = SubscriberFill(DirectoryMatch(try store.subscribers(phone: phone)), at: draft.createdAt, in: desk.zone)

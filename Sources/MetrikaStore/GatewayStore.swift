@@ -164,15 +164,17 @@ public final class GatewayStore {
 
     // MARK: Subscribers
 
-    /// The stored version of a subscriber, or nil when unknown.
-    public func subscriberVersion(rsID: Int64) throws(StoreError) -> Int64? {
-        try connection.query("SELECT version FROM subscribers WHERE rs_id = ?", [.integer(rsID)]) { $0.int(0) }.first
+    /// The stored version of a subscriber and the phones stored with it, or nil when unknown.
+    public func storedSubscriber(rsID: Int64) throws(StoreError) -> (version: Int64, phones: [PhoneNumber])? {
+        try connection.query("SELECT version, phones FROM subscribers WHERE rs_id = ?", [.integer(rsID)]) { row in
+            (row.int(0), Self.phones(json: row.text(1)))
+        }.first
     }
 
-    /// Stores the snapshot and replaces the subscriber's phones; returns the phones they had before.
-    @discardableResult
-    public func saveSubscriber(_ subscriber: Subscriber, version: Int64, at instant: Date) throws(StoreError) -> [PhoneNumber] {
-        let previous = try self.subscriber(rsID: subscriber.rsID)?.phones ?? []
+    /// Stores the snapshot and replaces the subscriber's phones: `previousPhones` (what `storedSubscriber`
+    /// returned) stop matching, the snapshot's phones match.
+    public func saveSubscriber(_ subscriber: Subscriber, version: Int64, replacing previousPhones: [PhoneNumber],
+                               at instant: Date) throws(StoreError) {
         let phones = "[" + subscriber.phones.map { "\"\($0.e164)\"" }.joined(separator: ",") + "]"
         try connection.run("""
             INSERT INTO subscribers (rs_id, version, contract_no, full_name, address, tariff_name, tariff_since,
@@ -186,14 +188,17 @@ public final class GatewayStore {
                   .text(subscriber.address), .text(subscriber.tariffName), .text(subscriber.tariffSince.description),
                   .text(subscriber.switchName), .text(subscriber.status.rawValue), .text(phones),
                   .integer(instant.milliseconds)])
-        let removed = Set(previous).subtracting(subscriber.phones)
-        for phone in removed {
+        for phone in previousPhones where !subscriber.phones.contains(phone) {
             try connection.run("DELETE FROM subscriber_phones WHERE phone = ? AND rs_id = ?", [.text(phone.e164), .integer(subscriber.rsID)])
         }
-        for phone in subscriber.phones where !previous.contains(phone) {
+        for phone in subscriber.phones where !previousPhones.contains(phone) {
             try connection.run("INSERT OR IGNORE INTO subscriber_phones (phone, rs_id) VALUES (?, ?)", [.text(phone.e164), .integer(subscriber.rsID)])
         }
-        return previous
+    }
+
+    /// The phones of the `phones` column: a JSON array of E.164 strings, as `saveSubscriber` writes it.
+    private static func phones(json: String?) -> [PhoneNumber] {
+        (json ?? "[]").dropFirst().dropLast().split(separator: ",").compactMap { PhoneNumber(e164: String($0.dropFirst().dropLast())) }
     }
 
     private static let subscriberColumns = "rs_id, contract_no, full_name, address, tariff_name, tariff_since, switch, status, phones"
@@ -214,9 +219,7 @@ public final class GatewayStore {
     }
 
     private static func readSubscriber(_ row: SQLiteStatement) throws(StoreError) -> Subscriber {
-        let phonesJSON = row.text(8) ?? "[]"
-        let phones = phonesJSON.dropFirst().dropLast().split(separator: ",")
-            .compactMap { PhoneNumber(e164: String($0.dropFirst().dropLast())) }
+        let phones = Self.phones(json: row.text(8))
         guard let since = LocalDate(iso: row.text(5) ?? ""), let status = SubscriberStatus(rawValue: row.text(7) ?? "") else {
             throw StoreError(code: 11, message: "subscriber \(row.int(0)) has an unreadable tariff date or status")
         }
@@ -296,7 +299,7 @@ public final class GatewayStore {
     /// Drafts whose contact number is `phone` and whose subscriber is not settled (unmatched or ambiguous).
     public func unsettledDrafts(phone: PhoneNumber) throws(StoreError) -> [Ticket] {
         try connection.query("""
-            SELECT body FROM tickets WHERE contact_phone = ? AND state = 'draft' AND match IN ('unmatched', 'ambiguous')
+            SELECT body FROM tickets WHERE contact_phone = ? AND state = 'draft' AND (match = 'unmatched' OR match = 'ambiguous')
             ORDER BY created_at_ms
             """, [.text(phone.e164)], readTicket)
     }
