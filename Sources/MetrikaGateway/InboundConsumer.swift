@@ -113,6 +113,7 @@ final class InboundConsumer: Sendable {
     private func consume(_ connection: AMQPConnection, _ processor: MessageProcessor, _ store: GatewayStore,
                          cautious: inout Int) throws {
         var lastOverdueCheck = Date.distantPast
+        let consumingSince = Date()
         // Whether the log holds writes not yet copied into the database file: under load they wait for
         // SQLite's automatic checkpoint (large, so a page changed by many batches is copied once); once
         // deliveries stop for half a second they are copied at once, which keeps the log small when quiet.
@@ -124,7 +125,7 @@ final class InboundConsumer: Sendable {
             if Date().timeIntervalSince(lastOverdueCheck) >= 1 {
                 lastOverdueCheck = Date()
                 reportOverdueCallbacks(processor, store)
-                decidePendingPBXCalls(processor, store)
+                decidePendingPBXCalls(processor, store, consumingSince: consumingSince)
                 tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else {
@@ -207,12 +208,13 @@ final class InboundConsumer: Sendable {
     }
 
     /// Quiet-period timer for Asterisk calls: decides the calls whose CDRs are all in.
-    private func decidePendingPBXCalls(_ processor: MessageProcessor, _ store: GatewayStore) {
+    private func decidePendingPBXCalls(_ processor: MessageProcessor, _ store: GatewayStore, consumingSince: Date) {
         guard configuration.pbxFeeds.contains(.asteriskCDR) else { return }
         do {
             let count = try processor.transaction {
                 try processor.decidePendingAsteriskCalls(quiet: TimeInterval(configuration.asteriskQuietSeconds),
-                                                         grace: TimeInterval(configuration.asteriskCELGraceSeconds))
+                                                         grace: TimeInterval(configuration.asteriskCELGraceSeconds),
+                                                         consumingSince: consumingSince)
             }
             if count > 0 { outboxChanged() }
         } catch {

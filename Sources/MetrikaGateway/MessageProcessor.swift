@@ -203,9 +203,16 @@ public final class MessageProcessor {
 
     /// Decides the Asterisk calls whose legs are all in (CEL `LINKEDID_END` plus `grace`, or `quiet`
     /// without a new CDR); returns how many. Runs inside the caller's transaction.
-    public func decidePendingAsteriskCalls(quiet: TimeInterval, grace: TimeInterval) throws(StoreError) -> Int {
+    ///
+    /// Both periods count only from `consumingSince`, when the gateway last started consuming: the CDRs
+    /// that queued while it was stopped or disconnected arrive after that, so a call whose legs straddle
+    /// an outage longer than the quiet period still has all of them when it is decided.
+    public func decidePendingAsteriskCalls(quiet: TimeInterval, grace: TimeInterval, consumingSince: Date) throws(StoreError) -> Int {
         now = clock()
-        let ready = try store.pendingCallsReady(at: now, quiet: quiet, grace: grace, limit: 500)
+        let consumed = now.timeIntervalSince(consumingSince)
+        guard consumed >= min(quiet, grace) else { return 0 }
+        let ready = try store.pendingCallsReady(at: now, quiet: consumed >= quiet ? quiet : nil,
+                                                grace: consumed >= grace ? grace : nil, limit: 500)
         for call in ready {
             do {
                 try store.savepoint { try applyCall(callID: "asterisk:\(call.callKey)", AsteriskCall.decide(call.legs, settings: pbx)) }

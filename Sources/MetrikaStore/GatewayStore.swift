@@ -399,15 +399,17 @@ public final class GatewayStore {
     }
 
     /// Calls ready for their decision at `instant`: ended (CEL) with legs and quiet for `grace`, or
-    /// without a new leg for `quiet`. Oldest first, at most `limit`.
-    public func pendingCallsReady(at instant: Date, quiet: TimeInterval, grace: TimeInterval,
+    /// without a new leg for `quiet`; a nil period decides nothing by that rule. Oldest first, at most `limit`.
+    public func pendingCallsReady(at instant: Date, quiet: TimeInterval?, grace: TimeInterval?,
                                   limit: Int) throws(StoreError) -> [(callKey: String, legs: [AsteriskLeg])] {
+        let quietCutoff = quiet.map { instant.addingTimeInterval(-$0).milliseconds } ?? Int64.min
+        let graceCutoff = grace.map { instant.addingTimeInterval(-$0).milliseconds } ?? Int64.min
         let rows = try connection.query("""
             SELECT call_key, legs FROM pbx_pending_calls
             WHERE (ended_at_ms IS NOT NULL AND legs <> '[]' AND MAX(ended_at_ms, COALESCE(last_leg_at_ms, 0)) <= ?)
                OR COALESCE(last_leg_at_ms, ended_at_ms, first_seen_at_ms) <= ?
             ORDER BY first_seen_at_ms LIMIT ?
-            """, [.integer(instant.addingTimeInterval(-grace).milliseconds), .integer(instant.addingTimeInterval(-quiet).milliseconds),
+            """, [.integer(graceCutoff), .integer(quietCutoff),
                   .integer(Int64(limit))]) { row in (row.text(0) ?? "", row.text(1) ?? "[]") }
         var ready: [(callKey: String, legs: [AsteriskLeg])] = []
         for (key, legs) in rows { ready.append((key, try decodeLegs(legs, key))) }

@@ -26,7 +26,11 @@ let usage = """
     Configuration comes from METRIKA_* environment variables (see README.md).
     """
 
-let configurationHelp = GatewayConfiguration.keys.map { "  \($0.0.padding(toLength: 52, withPad: " ", startingAt: 0)) \($0.1)" }
+/// One line per key; a name longer than the column gets its value on the next line instead of being cut.
+let configurationHelp = GatewayConfiguration.keys.map { key, value in
+    key.count < 52 ? "  \(key.padding(toLength: 52, withPad: " ", startingAt: 0)) \(value)"
+        : "  \(key)\n  \(String(repeating: " ", count: 52)) \(value)"
+}
     .joined(separator: "\n")
 
 struct CommandLineError: Error {

@@ -176,6 +176,26 @@ struct PBXFeedTests {
         #expect(try gateway.count("SELECT COUNT(*) FROM callbacks") == 0)
     }
 
+    /// The quiet period counts while the gateway consumes: an outage longer than it does not decide the
+    /// call on the legs read before the outage.
+    @Test func aCallWhoseLastCDRQueuedDuringAnOutageLongerThanTheQuietPeriodIsDecidedWithIt() throws {
+        let gateway = try TestGateway { $0.asteriskQuietSeconds = 2 }
+        defer { gateway.shutdown() }
+        let linked = "1709633500.1"
+        try publishCDR(gateway, Self.cdr(linkedID: linked, uniqueID: "1709633500.2", src: "89000000035", dstChannel: "PJSIP/101-1",
+                                         disposition: "NO ANSWER"))
+        #expect(try gateway.eventually { try gateway.count("SELECT COUNT(*) FROM pbx_pending_calls") == 1 })
+        try gateway.restart {
+            try publishCDR(gateway, Self.cdr(linkedID: linked, uniqueID: "1709633500.3", src: "89000000035", dstChannel: "PJSIP/102-2",
+                                             disposition: "ANSWERED", answer: "2024-03-05T10:15:09.000+0300"))
+            Thread.sleep(forTimeInterval: 3.5)
+        }
+        let drafted = try gateway.nextEvent(ofType: "ticket.drafted", timeout: 15)
+        #expect((drafted["ticket"] as? [String: Any])?["author"] as? String == "102")
+        #expect(try gateway.query("SELECT decision FROM calls WHERE call_id = 'asterisk:\(linked)'") { $0.text(0) ?? "" } == ["answered"])
+        #expect(try gateway.count("SELECT COUNT(*) FROM callbacks") == 0)
+    }
+
     @Test func freeSwitchQueueAbandonAndCallerHangUpWhileRingingOpenCallbacksAndBLegsAreIgnored() throws {
         let gateway = try TestGateway()
         defer { gateway.shutdown() }

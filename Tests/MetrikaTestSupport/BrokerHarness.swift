@@ -83,7 +83,14 @@ public final class TestGateway {
 
     /// Stops the running gateway and starts a new one on the same database and queues.
     public func restart() {
+        restart(whileStopped: {})
+    }
+
+    /// Stops the running gateway, runs `whileStopped` (publish what queues during the outage, wait), and
+    /// starts a new gateway on the same database and queues.
+    public func restart(whileStopped: () throws -> Void) rethrows {
         gateway.stop()
+        try whileStopped()
         let lines = logLines
         gateway = try! Gateway(configuration: configuration, logger: Logger(level: .debug) { lines.append($0) })
         gateway.start()
