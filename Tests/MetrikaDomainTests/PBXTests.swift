@@ -128,6 +128,34 @@ struct PBXTests {
         #expect(at == Date(timeIntervalSince1970: 1_709_626_206.4))
     }
 
+    /// The answered A-leg with extra fields, as FreeSWITCH adds them when the dialplan bridges to a user.
+    static func answeredALeg(_ extra: [String: String]) throws -> FreeSwitchEvent {
+        let url = samples.appendingPathComponent("freeswitch-hangup-complete-answered.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        for (key, value) in extra { object[key] = value }
+        return try FreeSwitchEvent(try #require(ParsedJSON.parse([UInt8](try JSONSerialization.data(withJSONObject: object)))))
+    }
+
+    @Test(arguments: [
+        (["variable_last_app": "bridge", "variable_last_arg": "user/101@pbx.example.net"], "op.ivanov"),
+        (["variable_last_arg": "{ignore_early_media=true}sofia/internal/102@10.0.0.5"], "102"),
+        (["variable_last_arg": "[leg_timeout=20]user/101"], "op.ivanov"),
+        (["Other-Leg-Destination-Number": "102", "variable_last_arg": "user/101,user/102"], "102"),
+        (["variable_last_arg": "user/101,user/102"], nil),
+        (["variable_last_arg": "user/101|user/102"], nil),
+        (["variable_last_arg": "sofia/gateway/trunk/79001234567"], nil),
+        ([:], nil),
+    ] as [([String: String], String?)])
+    func theAnsweringAgentOfAFreeSwitchCallComesFromTheALeg(_ extra: [String: String], _ author: String?) throws {
+        var settings = PBXSettings()
+        settings.operators = ["101": "op.ivanov"]
+        guard case let .answered(_, operatorLogin, _, _) = try Self.answeredALeg(extra).decision(settings: settings) else {
+            Issue.record("expected an answered call")
+            return
+        }
+        #expect(operatorLogin == author)
+    }
+
     @Test(arguments: ["freeswitch-hangup-complete-no-answer.json", "freeswitch-hangup-complete-originator-cancel.json"])
     func freeSwitchUnbridgedALegsAreMissed(_ name: String) throws {
         let event = try FreeSwitchEvent(try Self.sample(name))

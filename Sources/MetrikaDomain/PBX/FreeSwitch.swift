@@ -66,7 +66,7 @@ public struct FreeSwitchEvent: Sendable, Equatable {
             ?? json.text("variable_end_stamp").flatMap { PBXTime.parse($0, zone: settings.zone) } ?? eventTime
         if settings.freeswitchInboundContexts.contains(context) || !settings.isExtension(caller) {
             if answered {
-                return .answered(direction: .inbound, operatorLogin: settings.operatorLogin(extension: agent), number: caller, at: answeredAt)
+                return .answered(direction: .inbound, operatorLogin: settings.operatorLogin(extension: agent(settings)), number: caller, at: answeredAt)
             }
             return .missed(number: caller, at: endedAt)
         }
@@ -84,15 +84,33 @@ public struct FreeSwitchEvent: Sendable, Equatable {
             || ["LOSE_RACE", "PICKED_OFF", "NORMAL_UNSPECIFIED", "ALLOTTED_TIMEOUT", "RECOVERY_ON_TIMER_EXPIRE"].contains(cause)
     }
 
-    /// The agent who answered, from the fields FreeSWITCH and mod_callcenter set on the A-leg.
-    private var agent: String? {
+    /// The agent who answered, from the fields FreeSWITCH and mod_callcenter set on the A-leg: first the
+    /// ones naming the answering party, then the `bridge` application's target when it names exactly one
+    /// extension.
+    private func agent(_ settings: PBXSettings) -> String? {
         for key in ["variable_cc_agent", "variable_callee_id_number", "Other-Leg-Callee-ID-Number",
-                    "variable_last_sent_callee_id_number", "variable_dialed_user"] {
+                    "variable_last_sent_callee_id_number", "variable_dialed_user", "Other-Leg-Destination-Number"] {
             if let value = json.text(key), !value.isEmpty {
                 return value.split(separator: "@").first.map(String.init)
             }
         }
-        return nil
+        return json.text("variable_last_arg").flatMap(Self.singleBridgeTarget).flatMap { settings.isExtension($0) ? $0 : nil }
+    }
+
+    /// The user part of a dial string with one target: `user/101@pbx` → `101`,
+    /// `{ignore_early_media=true}sofia/internal/102@10.0.0.5` → `102`. Nil for several targets (a ring
+    /// group: `user/101,user/102`, `user/101|user/102`), since the answering one is not known from it.
+    static func singleBridgeTarget(_ dialString: String) -> String? {
+        var target = Substring(dialString)
+        while target.first == "{" || target.first == "[" || target.first == "<" {
+            let close: Character = target.first == "{" ? "}" : target.first == "[" ? "]" : ">"
+            guard let end = target.firstIndex(of: close) else { return nil }
+            target = target[target.index(after: end)...]
+        }
+        guard !target.contains(where: { $0 == "," || $0 == "|" }), !target.hasPrefix("sofia/gateway/"),
+              target.hasPrefix("user/") || target.hasPrefix("sofia/") else { return nil }
+        let user = target.split(separator: "/").last.map { $0.split(separator: "@").first ?? $0 } ?? ""
+        return user.isEmpty ? nil : String(user)
     }
 
     private var eventTime: Date {
