@@ -118,15 +118,30 @@ final class OperationsService: Sendable {
             throw APIError(status: 401, code: "unauthorized", message: "this API needs 'Authorization: Bearer <METRIKA_HTTP_TOKEN>'",
                            headers: challenge)
         }
-        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(Array(header.dropFirst(7).utf8), Array(token.utf8)) else {
+        guard let presented = Self.bearerToken(in: header), Self.constantTimeEqual(presented, Array(token.utf8)) else {
             throw APIError(status: 401, code: "unauthorized", message: "the bearer token is not the one configured in METRIKA_HTTP_TOKEN",
                            headers: challenge)
         }
     }
 
-    private static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    /// The token of a `Bearer` credential (RFC 6750 §2.1), or nil for another scheme or no token. The scheme
+    /// is matched in any letter case (RFC 7235 §2.1); one or more spaces or tabs separate it from the token.
+    private static func bearerToken(in header: String) -> [UInt8]? {
+        let bytes = Array(header.utf8)
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let schemeEnd = bytes.firstIndex(where: isBlank),
+              String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased() == "bearer" else { return nil }
+        let token = bytes[schemeEnd...].drop(while: isBlank)
+        return token.isEmpty ? nil : Array(token)
+    }
+
+    /// Whether `presented` equals `expected`, in a time that depends only on `expected`'s length.
+    private static func constantTimeEqual(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
+        var difference: UInt8 = presented.count == expected.count ? 0 : 1
+        for index in expected.indices {
+            difference |= (index < presented.count ? presented[index] : 0) ^ expected[index]
+        }
+        return difference == 0
     }
 
     // MARK: Health

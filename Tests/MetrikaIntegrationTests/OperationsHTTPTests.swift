@@ -247,6 +247,14 @@ struct OperationsHTTPTests {
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Bearer wrong-token-of-some-length"]).status == 401)
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Basic \(token)"]).status == 401)
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Bearer \(token)"]).status == 200)
+        for scheme in ["bearer \(token)", "BEARER \(token)", "Bearer   \(token)", "bEaReR\t \(token)"] {
+            #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": scheme]).status == 200,
+                    "the auth-scheme is case-insensitive and may be followed by several blanks: \(scheme.debugDescription)")
+        }
+        for refused in ["Bearer", "Bearer ", "Bearer\(token)", "Bearer \(token)x", "Bearer \(token.dropLast())", "Bearers \(token)"] {
+            #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": refused]).status == 401,
+                    "\(refused.debugDescription)")
+        }
         for open in ["/healthz", "/readyz", "/metrics", "/"] {
             #expect(try WireHTTP.request(port: port, open).status == 200, "\(open)")
         }
