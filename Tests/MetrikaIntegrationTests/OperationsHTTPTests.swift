@@ -202,6 +202,10 @@ struct OperationsHTTPTests {
         let unknown = try WireHTTP.request(port: port, "/api/unknown")
         #expect(unknown.status == 404)
         #expect(unknown.errorCode == "not_found")
+        for path in ["/api/callbacks", "/api/tickets", "/api/tickets/{id}", "/api/history", "/api/catalog/search",
+                     "/api/reports/pay", "/api/reports/reasons", "/healthz", "/readyz", "/metrics"] {
+            #expect(unknown.text.contains(path), "the 404 message does not list \(path): \(unknown.text)")
+        }
         let missingTicket = try WireHTTP.request(port: port, "/api/tickets/no-such-ticket")
         #expect(missingTicket.status == 404)
         #expect(missingTicket.errorCode == "not_found")
