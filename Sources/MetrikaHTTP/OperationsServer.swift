@@ -95,7 +95,7 @@ final class OperationsService: Sendable {
                            headers: [("Allow", "GET, HEAD")])
         }
         if endpoint.needsToken { try authorize(request) }
-        let query = try QueryParameters(target.parameters, allowed: endpoint.parameters, path: target.path)
+        let query = try QueryParameters(target, allowed: endpoint.parameters)
         switch endpoint {
         case .page: return HTTPResponse(status: 200, headers: OperatorPage.headers, body: Array(OperatorPage.html.utf8))
         case .health: return health()
@@ -338,8 +338,10 @@ private enum Endpoint: String, CaseIterable {
         }
     }
 
-    var parameters: [String] {
+    /// The query parameters it takes; nil for the page, which ignores any query (`/?from=bookmark`).
+    var parameters: [String]? {
         switch self {
+        case .page: nil
         case .tickets: ["operator", "month"]
         case .history: ["rs_id", "phone"]
         case .catalogSearch: ["q", "list"]

@@ -273,6 +273,11 @@ struct OperationsHTTPTests {
         let page = try WireHTTP.request(port: port, "/")
         #expect(page.status == 200)
         #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+        for target in ["/?x=1", "/?from=bookmark&from=again", "/?%zz", "/?"] {
+            let withQuery = try WireHTTP.request(port: port, target)
+            #expect(withQuery.status == 200, "the page ignores its query: \(target)")
+            #expect(withQuery.body == page.body, "\(target)")
+        }
         #expect(page.headers["content-security-policy"]?.hasPrefix("default-src 'none'") == true)
         #expect(page.text.contains("<html lang=\"ru\">"))
         #expect(page.text.contains("Необработанные перезвоны"))
