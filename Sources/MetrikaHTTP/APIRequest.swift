@@ -50,13 +50,13 @@ struct APIError: Error {
     }
 }
 
-/// A request target split into its percent-decoded path and query parameters, in the order sent.
+/// A request target split into its percent-decoded path and its query, still encoded until asked for.
 ///
 /// Strict: a `%` not followed by two hex digits, bytes that are not UTF-8 and control characters are
 /// refused rather than guessed at. In the query, `+` is a space (HTML form encoding).
 struct RequestTarget {
     let path: String
-    let parameters: [(name: String, value: String)]
+    private let query: Substring?
 
     init(parsing target: String) throws(APIError) {
         guard target.hasPrefix("/") else {
@@ -64,16 +64,19 @@ struct RequestTarget {
         }
         let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
         path = try Self.decode(parts[0], plusIsSpace: false, what: "the path")
+        query = parts.count == 2 ? parts[1] : nil
+    }
+
+    /// The query parameters, decoded, in the order sent.
+    func parameters() throws(APIError) -> [(name: String, value: String)] {
         var parameters: [(name: String, value: String)] = []
-        if parts.count == 2 {
-            for pair in parts[1].split(separator: "&") {
-                let nameAndValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let name = try Self.decode(nameAndValue[0], plusIsSpace: true, what: "a parameter name")
-                let value = nameAndValue.count == 2 ? try Self.decode(nameAndValue[1], plusIsSpace: true, what: "parameter '\(name)'") : ""
-                parameters.append((name: name, value: value))
-            }
+        for pair in (query ?? "").split(separator: "&") {
+            let nameAndValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = try Self.decode(nameAndValue[0], plusIsSpace: true, what: "a parameter name")
+            let value = nameAndValue.count == 2 ? try Self.decode(nameAndValue[1], plusIsSpace: true, what: "parameter '\(name)'") : ""
+            parameters.append((name: name, value: value))
         }
-        self.parameters = parameters
+        return parameters
     }
 
     private static func decode(_ text: Substring, plusIsSpace: Bool, what: String) throws(APIError) -> String {
@@ -122,9 +125,16 @@ struct QueryParameters {
     private let values: [String: String]
     private let path: String
 
-    init(_ parameters: [(name: String, value: String)], allowed: [String], path: String) throws(APIError) {
+    /// The parameters of `target`, of which `allowed` are accepted; with `allowed` nil the query is ignored
+    /// unread (not even decoded).
+    init(_ target: RequestTarget, allowed: [String]?) throws(APIError) {
+        path = target.path
+        guard let allowed else {
+            values = [:]
+            return
+        }
         var values: [String: String] = [:]
-        for (name, value) in parameters {
+        for (name, value) in try target.parameters() {
             guard allowed.contains(name) else {
                 throw .badRequest(allowed.isEmpty
                     ? "\(path) takes no parameters; remove '\(name.prefix(40))'"
@@ -136,7 +146,6 @@ struct QueryParameters {
             values[name] = value
         }
         self.values = values
-        self.path = path
     }
 
     /// The value of `name`, or nil when it was not given.

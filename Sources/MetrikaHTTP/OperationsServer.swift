@@ -87,7 +87,7 @@ final class OperationsService: Sendable {
     private func route(_ request: HTTPRequest) throws(APIError) -> HTTPResponse {
         let target = try RequestTarget(parsing: request.target)
         guard let endpoint = Endpoint(path: target.path) else {
-            throw .notFound("there is nothing at \(target.path.prefix(100)); see GET /api/callbacks, /api/tickets, /api/history, /api/catalog/search, /healthz, /readyz, /metrics or /")
+            throw .notFound("there is nothing at \(target.path.prefix(100)); see GET \(Endpoint.listing)")
         }
         guard request.method == "GET" || request.method == "HEAD" else {
             throw APIError(status: 405, code: "method_not_allowed",
@@ -95,7 +95,7 @@ final class OperationsService: Sendable {
                            headers: [("Allow", "GET, HEAD")])
         }
         if endpoint.needsToken { try authorize(request) }
-        let query = try QueryParameters(target.parameters, allowed: endpoint.parameters, path: target.path)
+        let query = try QueryParameters(target, allowed: endpoint.parameters)
         switch endpoint {
         case .page: return HTTPResponse(status: 200, headers: OperatorPage.headers, body: Array(OperatorPage.html.utf8))
         case .health: return health()
@@ -103,7 +103,7 @@ final class OperationsService: Sendable {
         case .metrics: return exposition()
         case .callbacks: return try view { reports throws(ReportError) in try reports.openCallbacks(at: Date()) }
         case .tickets: return try tickets(query)
-        case let .ticket(id): return try ticket(id)
+        case .ticket: return try ticket(Endpoint.ticketID(in: target.path))
         case .history: return try history(query)
         case .catalogSearch: return try catalogSearch(query)
         case .payReport: return try payReport(query)
@@ -118,15 +118,30 @@ final class OperationsService: Sendable {
             throw APIError(status: 401, code: "unauthorized", message: "this API needs 'Authorization: Bearer <METRIKA_HTTP_TOKEN>'",
                            headers: challenge)
         }
-        guard header.hasPrefix("Bearer "), Self.constantTimeEqual(Array(header.dropFirst(7).utf8), Array(token.utf8)) else {
+        guard let presented = Self.bearerToken(in: header), Self.constantTimeEqual(presented, Array(token.utf8)) else {
             throw APIError(status: 401, code: "unauthorized", message: "the bearer token is not the one configured in METRIKA_HTTP_TOKEN",
                            headers: challenge)
         }
     }
 
-    private static func constantTimeEqual(_ left: [UInt8], _ right: [UInt8]) -> Bool {
-        guard left.count == right.count else { return false }
-        return zip(left, right).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    /// The token of a `Bearer` credential (RFC 6750 §2.1), or nil for another scheme or no token. The scheme
+    /// is matched in any letter case (RFC 7235 §2.1); one or more spaces or tabs separate it from the token.
+    private static func bearerToken(in header: String) -> [UInt8]? {
+        let bytes = Array(header.utf8)
+        let isBlank = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let schemeEnd = bytes.firstIndex(where: isBlank),
+              String(decoding: bytes[..<schemeEnd], as: UTF8.self).lowercased() == "bearer" else { return nil }
+        let token = bytes[schemeEnd...].drop(while: isBlank)
+        return token.isEmpty ? nil : Array(token)
+    }
+
+    /// Whether `presented` equals `expected`, in a time that depends only on `expected`'s length.
+    private static func constantTimeEqual(_ presented: [UInt8], _ expected: [UInt8]) -> Bool {
+        var difference: UInt8 = presented.count == expected.count ? 0 : 1
+        for index in expected.indices {
+            difference |= (index < presented.count ? presented[index] : 0) ^ expected[index]
+        }
+        return difference == 0
     }
 
     // MARK: Health
@@ -278,30 +293,42 @@ final class OperationsService: Sendable {
     }
 }
 
-/// What each path answers and which query parameters it takes.
-private enum Endpoint {
-    case page, health, readiness, metrics
-    case callbacks, tickets, ticket(String), history, catalogSearch, payReport, reasonsReport
+/// What each path answers and which query parameters it takes; the raw value is the path (`{id}` stands for
+/// a ticket id), and the order is the one the 404 message lists them in.
+private enum Endpoint: String, CaseIterable {
+    case callbacks = "/api/callbacks"
+    case tickets = "/api/tickets"
+    case ticket = "/api/tickets/{id}"
+    case history = "/api/history"
+    case catalogSearch = "/api/catalog/search"
+    case payReport = "/api/reports/pay"
+    case reasonsReport = "/api/reports/reasons"
+    case health = "/healthz"
+    case readiness = "/readyz"
+    case metrics = "/metrics"
+    case page = "/"
 
+    private static let ticketPrefix = "/api/tickets/"
+
+    /// The endpoint at `path` (percent-decoded): `/api/tickets/` followed by an id without `/` is `.ticket`.
     init?(path: String) {
-        switch path {
-        case "/": self = .page
-        case "/healthz": self = .health
-        case "/readyz": self = .readiness
-        case "/metrics": self = .metrics
-        case "/api/callbacks": self = .callbacks
-        case "/api/tickets": self = .tickets
-        case "/api/history": self = .history
-        case "/api/catalog/search": self = .catalogSearch
-        case "/api/reports/pay": self = .payReport
-        case "/api/reports/reasons": self = .reasonsReport
-        case _ where path.hasPrefix("/api/tickets/"):
-            let id = path.dropFirst("/api/tickets/".count)
+        if path.hasPrefix(Self.ticketPrefix) {
+            let id = Self.ticketID(in: path)
             guard !id.isEmpty, !id.contains("/") else { return nil }
-            self = .ticket(String(id))
-        default: return nil
+            self = .ticket
+        } else {
+            self.init(rawValue: path)
         }
     }
+
+    /// The ticket id in the path of a `.ticket` request.
+    static func ticketID(in path: String) -> String { String(path.dropFirst(ticketPrefix.count)) }
+
+    /// Every path, for a person: "/api/callbacks, /api/tickets, …, /metrics or /".
+    static let listing: String = {
+        let paths = allCases.map(\.rawValue)
+        return paths.dropLast().joined(separator: ", ") + " or " + paths[paths.count - 1]
+    }()
 
     /// The JSON API may require the bearer token; probes, metrics and the page (which holds no data) never do.
     var needsToken: Bool {
@@ -311,8 +338,10 @@ private enum Endpoint {
         }
     }
 
-    var parameters: [String] {
+    /// The query parameters it takes; nil for the page, which ignores any query (`/?from=bookmark`).
+    var parameters: [String]? {
         switch self {
+        case .page: nil
         case .tickets: ["operator", "month"]
         case .history: ["rs_id", "phone"]
         case .catalogSearch: ["q", "list"]

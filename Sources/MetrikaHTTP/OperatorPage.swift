@@ -1,7 +1,9 @@
 /// The operator's page at `GET /`: the list of unprocessed requests (open callbacks), oldest first.
 ///
 /// One self-contained document (inline CSS and script, no external assets) that asks
-/// `/api/callbacks` every two seconds and redraws the table in place, without reloading. Callbacks are
+/// `/api/callbacks` every two seconds and updates the table in place, without reloading: rows are keyed by
+/// callback id and only the text that changed is written, so an operator's selection (a phone number
+/// being copied) survives the updates. Callbacks are
 /// blue, overdue ones red; ages tick every second between two answers. With `METRIKA_HTTP_TOKEN` set,
 /// open it as `/#token=…`: the fragment never leaves the browser, and the script sends it as a bearer token.
 enum OperatorPage {
@@ -53,13 +55,14 @@ enum OperatorPage {
           .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
           .sub { display: block; margin-top: 2px; font-size: 13px; color: var(--muted); }
           .note { display: block; margin-top: 3px; font-size: 13px; font-style: italic; }
+          .sub:empty, .note:empty { display: none; }
           #empty { margin: 48px 0; text-align: center; font-size: 18px; color: var(--muted); }
         </style>
         </head>
         <body>
         <header>
           <h1>Необработанные перезвоны</h1>
-          <span id="summary"></span>
+          <span id="summary" hidden>Открыто: <b id="open-count"></b>, просрочено: <b id="overdue-count"></b></span>
           <span class="legend"><span><i class="b"></i>перезвонить</span><span><i class="r"></i>просрочено</span></span>
           <span id="status">Загрузка…</span>
         </header>
@@ -75,12 +78,11 @@ enum OperatorPage {
         "use strict";
         (function () {
           var token = new URLSearchParams(location.hash.slice(1)).get("token");
-          var list = null, fetchedAt = 0, overdueAfter = 900;
+          var list = null, fetchedAt = 0, overdueAfter = 900, rows = new Map();
 
-          function el(tag, cls, text) {
+          function el(tag, cls) {
             var node = document.createElement(tag);
             if (cls) node.className = cls;
-            if (text !== undefined && text !== null) node.textContent = text;
             return node;
           }
           function phone(e164) {
@@ -95,45 +97,77 @@ enum OperatorPage {
             if (seconds < 86400) return Math.floor(seconds / 3600) + " ч " + (minutes < 10 ? "0" : "") + minutes + " мин";
             return Math.floor(seconds / 86400) + " д " + Math.floor(seconds % 86400 / 3600) + " ч";
           }
-          function subscriberCell(callback) {
-            var s = callback.subscriber, td = el("td");
-            if (s.match === "matched") {
-              td.appendChild(el("span", "", s.full_name || "—"));
-              td.appendChild(el("span", "sub", [s.contract_no ? "договор " + s.contract_no : null, s.rs_id ? "RS " + s.rs_id : null]
-                .filter(Boolean).join(", ")));
-            } else if (s.match === "ambiguous") {
-              td.appendChild(el("span", "", "несколько абонентов: " + s.candidates.length));
-              td.appendChild(el("span", "sub", "RS " + s.candidates.join(", ")));
-            } else {
-              td.appendChild(el("span", "", "абонент не найден"));
-            }
-            if (callback.comment) td.appendChild(el("span", "note", callback.comment));
-            return td;
+          function setText(node, text) {
+            text = text === undefined || text === null ? "" : String(text);
+            if (node.textContent !== text) node.textContent = text;
           }
-          function render() {
-            if (!list) return;
-            var elapsed = (Date.now() - fetchedAt) / 1000, overdue = 0, rows = document.createDocumentFragment();
-            list.callbacks.forEach(function (callback) {
-              var seconds = callback.age_seconds + elapsed, late = callback.overdue || seconds >= overdueAfter;
-              if (late) overdue += 1;
-              var tr = el("tr", late ? "callback overdue" : "callback");
-              tr.dataset.callbackId = callback.callback_id;
+          function setClass(node, cls) {
+            if (node.className !== cls) node.className = cls;
+          }
+          function setHidden(node, hidden) {
+            if (node.hidden !== hidden) node.hidden = hidden;
+          }
+          function subscriberLines(s) {
+            if (s.match === "matched") {
+              return [s.full_name || "—", [s.contract_no ? "договор " + s.contract_no : null, s.rs_id ? "RS " + s.rs_id : null]
+                .filter(Boolean).join(", ")];
+            }
+            if (s.match === "ambiguous") return ["несколько абонентов: " + s.candidates.length, "RS " + s.candidates.join(", ")];
+            return ["абонент не найден", ""];
+          }
+          function newRow(callbackId) {
+            var tr = el("tr", "callback"), who = el("td");
+            tr.dataset.callbackId = callbackId;
+            who.append(el("span"), el("span", "sub"), el("span", "note"));
+            tr.append(el("td", "phone"), who, el("td"), el("td", "num"), el("td", "num"), el("td", "num age"));
+            return tr;
+          }
+          function updateRow(tr, callback, seconds, late) {
+            var cells = tr.cells, who = cells[1].children, lines = subscriberLines(callback.subscriber);
+            setClass(tr, late ? "callback overdue" : "callback");
+            if (tr.dataset.ticketId !== callback.ticket_id) {
               tr.dataset.ticketId = callback.ticket_id;
               tr.title = "Тикет " + callback.ticket_id;
-              tr.appendChild(el("td", "phone", phone(callback.phone)));
-              tr.appendChild(subscriberCell(callback));
-              tr.appendChild(el("td", "", callback.address || "—"));
-              tr.appendChild(el("td", "num", callback.missed_count));
-              tr.appendChild(el("td", "num", callback.attempts));
-              tr.appendChild(el("td", "num age", age(seconds)));
-              rows.appendChild(tr);
+            }
+            setText(cells[0], phone(callback.phone));
+            setText(who[0], lines[0]);
+            setText(who[1], lines[1]);
+            setText(who[2], callback.comment);
+            setText(cells[2], callback.address || "—");
+            setText(cells[3], callback.missed_count);
+            setText(cells[4], callback.attempts);
+            setText(cells[5], age(seconds));
+          }
+          // Rows are keyed by callback id and changed in place (only what differs), so a selection survives.
+          function render() {
+            if (!list) return;
+            var elapsed = (Date.now() - fetchedAt) / 1000, overdue = 0, open = new Set();
+            var tbody = document.getElementById("rows"), next = tbody.firstElementChild;
+            list.callbacks.forEach(function (callback) {
+              var seconds = callback.age_seconds + elapsed, late = callback.overdue || seconds >= overdueAfter;
+              var tr = rows.get(callback.callback_id);
+              if (late) overdue += 1;
+              if (!tr) {
+                tr = newRow(callback.callback_id);
+                rows.set(callback.callback_id, tr);
+              }
+              open.add(callback.callback_id);
+              updateRow(tr, callback, seconds, late);
+              if (tr === next) next = next.nextElementSibling;
+              else tbody.insertBefore(tr, next);
             });
-            document.getElementById("rows").replaceChildren(rows);
-            document.getElementById("list").hidden = list.callbacks.length === 0;
-            document.getElementById("empty").hidden = list.callbacks.length !== 0;
-            var summary = document.getElementById("summary");
-            summary.replaceChildren("Открыто: ", el("b", "", list.callbacks.length), ", просрочено: ", el("b", "", overdue));
-            document.title = (list.callbacks.length ? "(" + list.callbacks.length + ") " : "") + "Необработанные перезвоны — Метрика";
+            rows.forEach(function (tr, callbackId) {
+              if (open.has(callbackId)) return;
+              tr.remove();
+              rows.delete(callbackId);
+            });
+            setHidden(document.getElementById("list"), list.callbacks.length === 0);
+            setHidden(document.getElementById("empty"), list.callbacks.length !== 0);
+            setHidden(document.getElementById("summary"), false);
+            setText(document.getElementById("open-count"), list.callbacks.length);
+            setText(document.getElementById("overdue-count"), overdue);
+            var title = (list.callbacks.length ? "(" + list.callbacks.length + ") " : "") + "Необработанные перезвоны — Метрика";
+            if (document.title !== title) document.title = title;
           }
           function setStatus(text, offline) {
             var status = document.getElementById("status");

@@ -202,6 +202,10 @@ struct OperationsHTTPTests {
         let unknown = try WireHTTP.request(port: port, "/api/unknown")
         #expect(unknown.status == 404)
         #expect(unknown.errorCode == "not_found")
+        for path in ["/api/callbacks", "/api/tickets", "/api/tickets/{id}", "/api/history", "/api/catalog/search",
+                     "/api/reports/pay", "/api/reports/reasons", "/healthz", "/readyz", "/metrics"] {
+            #expect(unknown.text.contains(path), "the 404 message does not list \(path): \(unknown.text)")
+        }
         let missingTicket = try WireHTTP.request(port: port, "/api/tickets/no-such-ticket")
         #expect(missingTicket.status == 404)
         #expect(missingTicket.errorCode == "not_found")
@@ -247,6 +251,14 @@ struct OperationsHTTPTests {
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Bearer wrong-token-of-some-length"]).status == 401)
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Basic \(token)"]).status == 401)
         #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": "Bearer \(token)"]).status == 200)
+        for scheme in ["bearer \(token)", "BEARER \(token)", "Bearer   \(token)", "bEaReR\t \(token)"] {
+            #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": scheme]).status == 200,
+                    "the auth-scheme is case-insensitive and may be followed by several blanks: \(scheme.debugDescription)")
+        }
+        for refused in ["Bearer", "Bearer ", "Bearer\(token)", "Bearer \(token)x", "Bearer \(token.dropLast())", "Bearers \(token)"] {
+            #expect(try WireHTTP.request(port: port, "/api/callbacks", headers: ["Authorization": refused]).status == 401,
+                    "\(refused.debugDescription)")
+        }
         for open in ["/healthz", "/readyz", "/metrics", "/"] {
             #expect(try WireHTTP.request(port: port, open).status == 200, "\(open)")
         }
@@ -261,6 +273,11 @@ struct OperationsHTTPTests {
         let page = try WireHTTP.request(port: port, "/")
         #expect(page.status == 200)
         #expect(page.headers["content-type"] == "text/html; charset=utf-8")
+        for target in ["/?x=1", "/?from=bookmark&from=again", "/?%zz", "/?"] {
+            let withQuery = try WireHTTP.request(port: port, target)
+            #expect(withQuery.status == 200, "the page ignores its query: \(target)")
+            #expect(withQuery.body == page.body, "\(target)")
+        }
         #expect(page.headers["content-security-policy"]?.hasPrefix("default-src 'none'") == true)
         #expect(page.text.contains("<html lang=\"ru\">"))
         #expect(page.text.contains("Необработанные перезвоны"))
