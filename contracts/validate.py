@@ -3,12 +3,21 @@
 
 Usage:
   python3 contracts/validate.py TYPE        validate JSON documents read from stdin, one per line,
-                                            against TYPE.schema.json (e.g. ticket.saved)
+                                            against TYPE.schema.json (e.g. ticket.saved, asterisk.cdr)
   python3 contracts/validate.py --by-type   same, choosing each document's schema by its "type" field
+                                            (PBX payloads have none: name their schema instead)
   python3 contracts/validate.py --examples  check every schema, then validate every file in
-                                            contracts/examples against the schema named by its file name
+                                            contracts/examples against the schema named by its file name,
+                                            and check that every file in contracts/examples/invalid fails
   python3 contracts/validate.py --asyncapi  parse asyncapi.yaml and check that every $ref resolves
   python3 contracts/validate.py --all       --examples and --asyncapi
+
+Example file names: `examples/<type>.json` or `examples/<type>.<variant>.json` (e.g.
+`examples/asterisk.cdr.busy.json` against asterisk.cdr.schema.json); the same in `examples/invalid/`
+for documents that must be rejected. A document whose schema defines `type` must carry that type.
+
+Repeated keys in an object (FreeSWITCH's mod_amqp sends `Hangup-Cause` twice): the first occurrence
+wins, as in the gateway. Python's json alone would keep the last.
 
 Prints one line per failure (for stdin: `line N: <path>: <message>`); exits 1 if anything failed,
 0 otherwise, 2 on a usage error. Blank input lines are skipped.
@@ -88,6 +97,18 @@ def _is_date(value):
 
 def _is_uuid(value):
     return not isinstance(value, str) or bool(_UUID.match(value))
+
+
+def _first_wins(pairs):
+    """object_pairs_hook: a repeated key keeps its first value, as the gateway reads it."""
+    obj = {}
+    for key, value in pairs:
+        obj.setdefault(key, value)
+    return obj
+
+
+def load_json(text):
+    return json.loads(text, object_pairs_hook=_first_wins)
 
 
 def make_format_checker():
@@ -227,7 +248,7 @@ def validate_stream(contracts, kind, stream, out):
         if not line.strip():
             continue
         try:
-            document = json.loads(line)
+            document = load_json(line)
         except ValueError as e:
             print(f"line {number}: $: invalid JSON: {e}", file=out)
             failures += 1
@@ -247,35 +268,70 @@ def validate_stream(contracts, kind, stream, out):
     return failures
 
 
+def example_kind(contracts, name):
+    """The schema an example file is for: `<type>.json` or `<type>.<variant>.json`; None if none."""
+    stem = name[: -len(".json")]
+    kinds = [k for k in contracts.by_type if k not in SHARED and (stem == k or stem.startswith(k + "."))]
+    return max(kinds, key=len) if kinds else None
+
+
+def _example_files(directory):
+    return sorted(n for n in os.listdir(directory) if n.endswith(".json")) if os.path.isdir(directory) else []
+
+
+def _read_example(path):
+    with open(path, encoding="utf-8") as f:
+        return load_json(f.read())
+
+
 def check_examples(contracts, out):
     failures = list(contracts.problems) + contracts.check_refs()
     covered = set()
-    for name in sorted(os.listdir(EXAMPLES)) if os.path.isdir(EXAMPLES) else []:
-        if not name.endswith(".json"):
-            continue
-        kind = name[: -len(".json")]
+    valid = 0
+    for name in _example_files(EXAMPLES):
         rel = f"examples/{name}"
-        if kind not in contracts.by_type or kind in SHARED:
-            failures.append(f"{rel}: no schema {kind}{SUFFIX}")
+        kind = example_kind(contracts, name)
+        if kind is None:
+            failures.append(f"{rel}: no schema for this file name (<type>.json or <type>.<variant>.json)")
             continue
         covered.add(kind)
         try:
-            with open(os.path.join(EXAMPLES, name), encoding="utf-8") as f:
-                document = json.load(f)
+            document = _read_example(os.path.join(EXAMPLES, name))
         except (OSError, ValueError) as e:
             failures.append(f"{rel}: cannot read: {e}")
             continue
-        if isinstance(document, dict) and document.get("type") != kind:
+        typed = "type" in contracts.by_type[kind].get("properties", {})
+        if typed and isinstance(document, dict) and document.get("type") != kind:
             failures.append(f"{rel}: $.type: is {document.get('type')!r}, the file name says {kind!r}")
+        bad = False
         for path, message in contracts.errors(kind, document):
             failures.append(f"{rel}: {path}: {message}")
+            bad = True
+        valid += not bad
     for kind in contracts.message_types():
         if kind not in covered:
             failures.append(f"examples/{kind}.json: missing (every message schema needs an example)")
+    invalid_dir = os.path.join(EXAMPLES, "invalid")
+    rejected = 0
+    for name in _example_files(invalid_dir):
+        rel = f"examples/invalid/{name}"
+        kind = example_kind(contracts, name)
+        if kind is None:
+            failures.append(f"{rel}: no schema for this file name (<type>.json or <type>.<variant>.json)")
+            continue
+        try:
+            document = _read_example(os.path.join(invalid_dir, name))
+        except (OSError, ValueError) as e:
+            failures.append(f"{rel}: cannot read: {e}")
+            continue
+        if next(contracts.errors(kind, document), None) is None:
+            failures.append(f"{rel}: valid against {kind}{SUFFIX}, but must be rejected")
+        else:
+            rejected += 1
     for line in failures:
         print(line, file=out)
     if not failures:
-        print(f"examples: {len(covered)} valid, {len(contracts.by_type)} schemas checked", file=out)
+        print(f"examples: {valid} valid, {rejected} invalid rejected, {len(contracts.by_type)} schemas checked", file=out)
     return len(failures)
 
 

@@ -54,6 +54,24 @@ struct ContractTests {
         #expect(status == 0, "\(output)")
     }
 
+    /// The PBX payloads the domain tests parse (Tests/MetrikaDomainTests/Samples) fit the PBX schemas.
+    @Test func theTelephonySamplesValidateAgainstThePBXSchemas() throws {
+        let samples = ContractValidator.repositoryRoot.appendingPathComponent("Tests/MetrikaDomainTests/Samples")
+        let schemaByPrefix = ["asterisk-cdr-": "asterisk.cdr", "asterisk-cel-": "asterisk.cel", "freeswitch-": "freeswitch.event"]
+        var documents: [String: [Data]] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: samples.path).sorted() where name.hasSuffix(".json") {
+            let schema = try #require(schemaByPrefix.first { name.hasPrefix($0.key) }?.value, "no PBX schema for sample \(name)")
+            // One document per line: raw line breaks can only sit between JSON tokens.
+            let bytes = try Data(contentsOf: samples.appendingPathComponent(name)).map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }
+            documents[schema, default: []].append(Data(bytes))
+        }
+        #expect(Set(documents.keys) == Set(schemaByPrefix.values))
+        for (schema, bodies) in documents {
+            let (status, output) = try Self.validate(bodies, arguments: [schema])
+            #expect(status == 0, "\(schema): \(output)")
+        }
+    }
+
     @Test func theValidatorRejectsABodyThatBreaksTheSchema() throws {
         let broken = Data(#"{"event_id":"x","type":"callback.needed","occurred_at":"yesterday","schema_version":1}"#.utf8)
         let (status, output) = try Self.validate([broken])
