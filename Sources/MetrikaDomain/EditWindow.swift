@@ -29,10 +29,15 @@ public struct EditWindow: Sendable {
 
     /// Refuses the edit when it comes too late or from the wrong operator.
     public func check(_ ticket: Ticket, via origin: CommandOrigin, by operatorLogin: String, at instant: Date) throws(CommandRejection) {
-        if origin == .myTickets || origin == .manual, ticket.author != operatorLogin {
-            throw CommandRejection(.notAuthor, "only \(ticket.author ?? "its author") may edit ticket \(ticket.ticketID) from 'My tickets'; use the RS card or the callback list")
-        }
         let deadline = deadline(for: ticket, via: origin)
+        if origin == .myTickets || origin == .manual, ticket.author != operatorLogin {
+            let place = origin == .myTickets ? "from 'My tickets'" : "by hand (via manual)"
+            let others = "anyone may edit it from the callback list until \(RFC3339.format(deadline, in: zone))"
+                + (instant < ticket.createdAt.addingTimeInterval(EditWindow.rsCardWindow)
+                   ? " or from the RS card until \(RFC3339.format(self.deadline(for: ticket, via: .rsCard), in: zone))" : "")
+            throw CommandRejection(.notAuthor, "only \(ticket.author ?? "its author") may edit ticket \(ticket.ticketID) \(place), "
+                + "until \(RFC3339.format(deadline, in: zone)); \(others)")
+        }
         guard instant < deadline else {
             throw CommandRejection(.editWindowClosed, "ticket \(ticket.ticketID) could be edited via \(origin.rawValue) until \(RFC3339.format(deadline, in: zone))")
         }

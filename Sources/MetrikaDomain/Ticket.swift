@@ -79,13 +79,15 @@ public struct SubscriberFill: Sendable, Equatable {
 public struct Ticket: Codable, Sendable, Equatable {
     public let ticketID: String
     public var state: TicketState
-    public let kind: TicketKind
+    /// What the ticket records; changes only when a conversation takes over a missed call's draft
+    /// (`TicketDesk.takeOver`).
+    public internal(set) var kind: TicketKind
     /// The operator credited with the ticket (pay counts it for them); nil until someone saves a callback ticket.
     public var author: String?
     public let createdAt: Date
     public var savedAt: Date?
     public let callID: String?
-    public let direction: CallDirection?
+    public internal(set) var direction: CallDirection?
     public var source: CatalogReference?
     /// E.164 numbers.
     public var contactPhones: [String]

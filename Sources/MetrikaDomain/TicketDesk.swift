@@ -16,13 +16,18 @@ public struct TicketDesk: Sendable {
         self.zone = zone
     }
 
-    /// The draft for an answered call: author = the operator, source by direction, number in E.164.
+    /// The draft for an answered call: author = the operator, source by direction, number in E.164. An
+    /// outbound call that resolves the callback `handling` is the operator calling back: the draft is a
+    /// callback ticket linked to it, so saving it counts as a callback handled.
     public func callDraft(id: String, callID: String, direction: CallDirection, operatorLogin: String?,
-                          phone: PhoneNumber?, match: DirectoryMatch, at instant: Date) -> Ticket {
-        Ticket(ticketID: id, state: .draft, kind: .call, author: operatorLogin, createdAt: instant, callID: callID,
-               direction: direction, source: catalog.callSource(direction).reference,
-               contactPhones: phone.map { [$0.e164] } ?? [],
-               fill: phone == nil ? .notApplicable : SubscriberFill(match, at: instant, in: zone))
+                          phone: PhoneNumber?, match: DirectoryMatch, handling callbackID: String? = nil, at instant: Date) -> Ticket {
+        let callingBack = direction == .outbound && callbackID != nil
+        var ticket = Ticket(ticketID: id, state: .draft, kind: callingBack ? .callback : .call, author: operatorLogin,
+                            createdAt: instant, callID: callID, direction: direction, source: catalog.callSource(direction).reference,
+                            contactPhones: phone.map { [$0.e164] } ?? [],
+                            fill: phone == nil ? .notApplicable : SubscriberFill(match, at: instant, in: zone))
+        if callingBack { ticket.callbackID = callbackID }
+        return ticket
     }
 
     /// The ticket that holds a callback for a missed inbound call: reason `Попросил перезвонить`,
@@ -92,13 +97,43 @@ public struct TicketDesk: Sendable {
 
     /// Whether saving `ticket` opens a callback: its reasons include `Попросил перезвонить`, it holds no
     /// callback yet, and the operator is not closing one. Refuses a callback that lacks the details needed
-    /// to call back.
+    /// to call back. (A missed call's ticket holds its callback from the start: the details rule is for
+    /// the tickets that ask for one.)
     public func opensCallback(_ ticket: Ticket, closingCallback: Bool) throws(CommandRejection) -> Bool {
         guard ticket.state == .saved, ticket.asksForCallback(catalog), ticket.callbackID == nil, !closingCallback else {
             return false
         }
         try checkCallbackDetails(ticket)
         return true
+    }
+
+    /// The conversation that resolves a callback automatically (an answered call from or to its number),
+    /// drafted on the callback's own ticket while that is still a missed call's draft nobody took: one
+    /// ticket then tells the whole story. An outbound call is the operator calling back (the ticket stays a
+    /// callback, so saving it counts as a callback handled); an inbound call is the subscriber getting
+    /// through (an answered call, source `Входящий звонок`, without the preset reason).
+    public func takeOver(_ ticket: inout Ticket, byConversation direction: CallDirection, operatorLogin: String?) {
+        ticket.author = operatorLogin
+        ticket.direction = direction
+        if direction == .inbound {
+            ticket.kind = .call
+            ticket.source = catalog.callSource(.inbound).reference
+            ticket.reasons = []
+        }
+    }
+
+    /// An edit of a ticket whose callback is still open keeps what is needed to call back: it may not
+    /// remove the last contact phone or blank the comment.
+    public func checkCallbackDetailsKept(_ ticket: Ticket, changes: [FieldChange]) throws(CommandRejection) {
+        var removed: [String] = []
+        if changes.contains(where: { $0.field == "contact_phones" }) && ticket.contactPhones.isEmpty { removed.append("the contact phone") }
+        if changes.contains(where: { $0.field == "comment" }) && (ticket.comment ?? "").trimmingWhitespace().isEmpty {
+            removed.append("the comment")
+        }
+        guard removed.isEmpty else {
+            throw CommandRejection(.callbackIncomplete, "ticket \(ticket.ticketID) holds an open callback; the edit may not remove "
+                + removed.joined(separator: " or ") + " (mark the callback done first)")
+        }
     }
 
     /// A callback must carry what is needed to call back: a phone, the address and the essence of the question.

@@ -303,15 +303,23 @@ public final class MessageProcessor {
                 return
             }
             let phone = desk.plan.normalise(number)
-            let ticket = desk.callDraft(id: newID(), callID: callID, direction: direction, operatorLogin: operatorLogin,
-                                        phone: phone, match: try match(phone), at: at)
-            let body = try store.insert(ticket)
+            var resolved = try phone.flatMap { phone throws(StoreError) in try store.openCallback(phone: phone.e164) }
+            resolved?.resolve(by: operatorLogin, how: direction == .inbound ? .answeredInbound : .answeredOutbound, at: at)
+            let ticket: Ticket
+            let body: String
+            if let resolved, var waiting = try store.ticket(id: resolved.ticketID), waiting.state == .draft, waiting.author == nil {
+                desk.takeOver(&waiting, byConversation: direction, operatorLogin: operatorLogin)
+                (ticket, body) = (waiting, try store.update(waiting))
+            } else {
+                let draft = desk.callDraft(id: newID(), callID: callID, direction: direction, operatorLogin: operatorLogin,
+                                           phone: phone, match: try match(phone), handling: resolved?.callbackID, at: at)
+                (ticket, body) = (draft, try store.insert(draft))
+            }
             try store.recordCall(callID: callID, decision: "answered", ticketID: ticket.ticketID, at: now)
             try emit(.ticketDrafted(ticket), ticketJSON: body)
-            if let phone, var callback = try store.openCallback(phone: phone.e164) {
-                callback.resolve(by: operatorLogin, how: direction == .inbound ? .answeredInbound : .answeredOutbound, at: at)
-                try store.save(callback)
-                try emit(.callbackResolved(callback))
+            if let resolved {
+                try store.save(resolved)
+                try emit(.callbackResolved(resolved))
             }
         case let .unansweredOutbound(operatorLogin, number, at):
             guard try store.callDecision(callID: callID) == nil else { return }
@@ -396,13 +404,22 @@ public final class MessageProcessor {
             throw CommandRejection(.unknownTicket, "no ticket \(command.ticketID.prefix(64)) exists")
         }
         let phones = try command.contactPhones.map { list throws(CommandRejection) in try desk.phones(list) }
-        let changes = try desk.edit(&ticket, command: command, phones: phones, at: now)
+        var changes = try desk.edit(&ticket, command: command, phones: phones, at: now)
         let resolved = command.callbackDone ? try closeCallback(of: ticket, by: command.operatorLogin) : nil
+        if resolved != nil {
+            changes.append(FieldChange(field: "callback", from: .text("open"), to: .text("done")))
+        } else if let id = ticket.callbackID, try store.callback(id: id)?.status == .open {
+            try desk.checkCallbackDetailsKept(ticket, changes: changes)
+        }
+        // An edit that adds `Попросил перезвонить` asks for a callback as a save with it does.
+        let opened = try callbackToOpen(for: &ticket, closing: command.callbackDone)
+        if let opened { changes.append(FieldChange(field: "callback", from: .text(nil), to: .text(opened.callbackID))) }
         let revision = TicketRevision(operatorLogin: command.operatorLogin, via: command.via, editedAt: now,
                                       commandID: command.commandID, changes: changes)
         let body = try store.update(ticket)
         try store.insertRevision(ticketID: ticket.ticketID, revision)
         try emit(.ticketEdited(ticket, revision), ticketJSON: body)
+        if let opened { try announce(opened, for: ticket) }
         if let resolved {
             try store.save(resolved)
             try emit(.callbackResolved(resolved))
@@ -449,10 +466,13 @@ public final class MessageProcessor {
     /// Stores the callback a ticket opened and emits the ticket's events.
     private func finish(_ ticket: Ticket, body: String, openedCallback: Callback?) throws {
         try emit(ticket.state == .saved ? .ticketSaved(ticket) : .ticketDrafted(ticket), ticketJSON: body)
-        if let callback = openedCallback {
-            if callback.ticketID == ticket.ticketID { try store.save(callback) }
-            try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
-        }
+        if let callback = openedCallback { try announce(callback, for: ticket) }
+    }
+
+    /// Stores a callback `ticket` opened (one it joined is stored already) and emits `callback.needed`.
+    private func announce(_ callback: Callback, for ticket: Ticket) throws {
+        if callback.ticketID == ticket.ticketID { try store.save(callback) }
+        try emit(.callbackNeeded(callback, SubscriberFill(ticket)))
     }
 
     private func match(_ phone: PhoneNumber?) throws(StoreError) -> DirectoryMatch {

@@ -106,9 +106,17 @@ struct EditTests {
     func myTicketsIsForTheAuthor(via: CommandOrigin) throws {
         let ticket = try savedTicket()
         #expect(throws: Never.self) { try window.check(ticket, via: via, by: "op.petrova", at: createdAt.addingTimeInterval(86_400 * 20)) }
+        let place = via == .myTickets ? "from 'My tickets'" : "by hand (via manual)"
         #expect(throws: CommandRejection(.notAuthor,
-                                         "only op.petrova may edit ticket t1 from 'My tickets'; use the RS card or the callback list")) {
+                                         "only op.petrova may edit ticket t1 \(place), until 2027-01-01T00:00:00.000+03:00; "
+                                            + "anyone may edit it from the callback list until 2027-01-01T00:00:00.000+03:00 "
+                                            + "or from the RS card until 2026-12-05T10:10:12.000+03:00")) {
             try window.check(ticket, via: via, by: "op.sidorov", at: createdAt)
+        }
+        #expect(throws: CommandRejection(.notAuthor,
+                                         "only op.petrova may edit ticket t1 \(place), until 2027-01-01T00:00:00.000+03:00; "
+                                            + "anyone may edit it from the callback list until 2027-01-01T00:00:00.000+03:00")) {
+            try window.check(ticket, via: via, by: "op.sidorov", at: createdAt.addingTimeInterval(EditWindow.rsCardWindow))
         }
         #expect(throws: CommandRejection(.editWindowClosed, "ticket t1 could be edited via \(via.rawValue) until 2027-01-01T00:00:00.000+03:00")) {
             try window.check(ticket, via: via, by: "op.petrova", at: try Fixture.instant("2027-01-01T00:00:00+03:00"))

@@ -104,7 +104,38 @@ struct LifecycleTests {
         #expect(resolved["attempts"] as? Int == 1)
         #expect(resolved["missed_count"] as? Int == 2)
         #expect(try gateway.count("SELECT COUNT(*) FROM callbacks WHERE status = 'open'") == 0)
-        #expect(try gateway.count("SELECT COUNT(*) FROM tickets WHERE call_id = 'f4' AND kind = 'call' AND state = 'draft' AND author = 'op.sidorova'") == 1)
+        // The conversation takes over the missed calls' draft: one ticket tells the story, and saving it
+        // counts as a callback handled by the operator who called back.
+        let callbackTicketID = try #require(needed.first?["ticket_id"] as? String)
+        #expect(try gateway.count("SELECT COUNT(*) FROM calls WHERE call_id = 'f4' AND ticket_id = ?", [.text(callbackTicketID)]) == 1)
+        #expect(try gateway.count("SELECT COUNT(*) FROM tickets") == 2)
+        let taken = try #require(try gateway.ticket(callbackTicketID))
+        #expect(taken.kind == .callback)
+        #expect(taken.state == .draft)
+        #expect(taken.author == "op.sidorova")
+        #expect(taken.direction == .outbound)
+        try gateway.publishCommand(Fixtures.save(ticketID: callbackTicketID, ["operator": "op.sidorova", "reasons": ["нет инета"],
+                                                                              "resolutions": ["перезагрузил порт"]]))
+        let saved = try #require(try gateway.nextEvent(ofType: "ticket.saved")["ticket"] as? [String: Any])
+        #expect(saved["kind"] as? String == "callback")
+        #expect(saved["author"] as? String == "op.sidorova")
+        #expect(try gateway.events(during: 1).filter { $0.type == "callback.needed" || $0.type == "command.rejected" }.isEmpty)
+    }
+
+    @Test func anAnsweredOutboundCallToARequestedCallbackIsACallbackTicketOfTheOperator() throws {
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        try gateway.publishCommand(Fixtures.create(["contact_phones": ["89007000009"], "address": "г. Пермь, ул. Мира, 9",
+                                                    "reasons": ["Попросил перезвонить"], "comment": "Специалист перезвонит", "save": true]))
+        let needed = try gateway.nextEvent(ofType: "callback.needed")
+        let callbackID = try #require(needed["callback_id"] as? String)
+        try gateway.publishCall(Fixtures.callAnswered(callID: "r1", number: "89007000009", operatorLogin: "op.ivanov", direction: "outbound"))
+        let drafted = try #require(try gateway.nextEvent(ofType: "ticket.drafted")["ticket"] as? [String: Any])
+        #expect(drafted["kind"] as? String == "callback")
+        #expect(drafted["author"] as? String == "op.ivanov")
+        #expect(drafted["callback_id"] as? String == callbackID)
+        #expect(try gateway.nextEvent(ofType: "callback.resolved")["resolution"] as? String == "answered_outbound")
+        #expect(try gateway.count("SELECT COUNT(*) FROM tickets") == 2)
     }
 
     @Test func anAnsweredInboundCallFromTheNumberResolvesItsCallback() throws {
@@ -116,6 +147,14 @@ struct LifecycleTests {
         let resolved = try gateway.nextEvent(ofType: "callback.resolved")
         #expect(resolved["resolution"] as? String == "answered_inbound")
         #expect(resolved["resolved_by"] as? String == "op.ivanov")
+        // The subscriber got through: the missed call's draft becomes the operator's answered-call draft.
+        let ticketID = try #require(resolved["ticket_id"] as? String)
+        let ticket = try #require(try gateway.ticket(ticketID))
+        #expect(ticket.kind == .call)
+        #expect(ticket.author == "op.ivanov")
+        #expect(ticket.source?.title == "Входящий звонок")
+        #expect(ticket.reasons.isEmpty)
+        #expect(try gateway.count("SELECT COUNT(*) FROM tickets") == 1)
     }
 
     @Test func anUnansweredOutboundCallToANumberWithoutACallbackChangesNothing() throws {
@@ -155,5 +194,39 @@ struct LifecycleTests {
         let resolved = try gateway.nextEvent(ofType: "callback.resolved")
         #expect(resolved["resolved_by"] as? String == "op.ivanov")
         #expect(resolved["resolution"] as? String == "operator_done")
+    }
+
+    @Test func anEditThatAddsTheCallbackReasonOpensACallbackAndCallbackDoneIsInTheRevision() throws {
+        let gateway = try TestGateway()
+        defer { gateway.shutdown() }
+        try gateway.publishCommand(Fixtures.create(["contact_phones": ["89007000011"], "address": "г. Пермь, ул. Мира, 11",
+                                                    "reasons": ["нет инета"], "comment": "Нет связи с утра", "save": true]))
+        let ticketID = try #require((try gateway.nextEvent(ofType: "ticket.saved")["ticket"] as? [String: Any])?["ticket_id"] as? String)
+        try gateway.publishCommand(Fixtures.edit(ticketID: ticketID, operatorLogin: "op.ivanov", via: "rs_card",
+                                                 changes: ["reasons": ["нет инета", "Попросил перезвонить"]]))
+        let edited = try gateway.nextEvent(ofType: "ticket.edited")
+        let needed = try gateway.nextEvent(ofType: "callback.needed")
+        let callbackID = try #require(needed["callback_id"] as? String)
+        #expect(needed["ticket_id"] as? String == ticketID)
+        let changes = try #require((edited["revision"] as? [String: Any])?["changes"] as? [[String: Any]])
+        #expect(changes.map { $0["field"] as? String } == ["reasons", "callback"])
+        #expect(changes.last?["to"] as? String == callbackID)
+        #expect(try gateway.count("SELECT COUNT(*) FROM callbacks WHERE status = 'open' AND ticket_id = ?", [.text(ticketID)]) == 1)
+
+        // While the callback is open, an edit may not blank what is needed to call back.
+        try gateway.publishCommand(Fixtures.edit(ticketID: ticketID, operatorLogin: "op.ivanov", via: "callback_list", changes: ["comment": " "]))
+        #expect(try gateway.nextEvent(ofType: "command.rejected")["code"] as? String == "callback_incomplete")
+        #expect(try gateway.ticket(ticketID)?.comment == "Нет связи с утра")
+
+        // Marking it done with no other change keeps a revision saying so.
+        try gateway.publishCommand(Fixtures.edit(ticketID: ticketID, operatorLogin: "op.ivanov", via: "callback_list", changes: [:],
+                                                 callbackDone: true))
+        let done = try gateway.nextEvent(ofType: "ticket.edited")
+        let doneChanges = try #require((done["revision"] as? [String: Any])?["changes"] as? [[String: Any]])
+        #expect(doneChanges.count == 1)
+        #expect(doneChanges.first?["field"] as? String == "callback")
+        #expect(doneChanges.first?["from"] as? String == "open")
+        #expect(doneChanges.first?["to"] as? String == "done")
+        #expect(try gateway.nextEvent(ofType: "callback.resolved")["resolution"] as? String == "operator_done")
     }
 }
