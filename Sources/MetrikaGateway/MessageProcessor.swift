@@ -131,17 +131,22 @@ public final class MessageProcessor {
         }
         guard try store.claim(messageID: message.messageID, type: message.type, at: now) else {
             logger.debug("duplicate message ignored", ["message_id": message.messageID, "type": message.type])
+            if message.isCommand, envelope.replyTo?.isEmpty == false, let earlier = try store.reply(toCommand: message.messageID) {
+                try reply(to: envelope, earlier)
+            }
             return .duplicate
         }
         do {
             let ticketID = try isolated { try apply(message) }
             if message.isCommand {
+                try store.recordReply(toCommand: message.messageID, ticketID: ticketID, rejection: nil)
                 try reply(to: envelope, CommandReply(commandID: message.messageID, rejection: nil, ticketID: ticketID))
             }
             return .applied
         } catch let rejection as CommandRejection {
             try emit(.commandRejected(commandID: message.messageID, commandType: message.type,
                                       operatorLogin: message.operatorLogin, rejection))
+            try store.recordReply(toCommand: message.messageID, ticketID: nil, rejection: rejection)
             try reply(to: envelope, CommandReply(commandID: message.messageID, rejection: rejection, ticketID: nil))
             logger.info("command rejected", ["command_id": message.messageID, "code": rejection.code.rawValue])
             return .rejected(rejection.code)

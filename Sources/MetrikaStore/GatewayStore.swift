@@ -157,6 +157,25 @@ public final class GatewayStore {
                            [.text(messageID), .text(type), .integer(instant.milliseconds)]) == 1
     }
 
+    /// Keeps how a claimed command was answered (the ticket it accepted, or why it was refused).
+    public func recordReply(toCommand messageID: String, ticketID: String?, rejection: CommandRejection?) throws(StoreError) {
+        try connection.run("UPDATE inbox SET reply_ticket_id = ?, reply_code = ?, reply_message = ? WHERE message_id = ?",
+                           [ticketID.map(SQLValue.text) ?? .null, rejection.map { .text($0.code.rawValue) } ?? .null,
+                            rejection.map { .text($0.message) } ?? .null, .text(messageID)])
+    }
+
+    /// How an already applied command was answered, or nil when no answer was kept (not a command, or
+    /// applied before answers were kept).
+    public func reply(toCommand messageID: String) throws(StoreError) -> CommandReply? {
+        try connection.query("SELECT reply_ticket_id, reply_code, reply_message FROM inbox WHERE message_id = ?",
+                             [.text(messageID)]) { row -> CommandReply? in
+            if let code = row.text(1).flatMap(RejectionCode.init(rawValue:)) {
+                return CommandReply(commandID: messageID, rejection: CommandRejection(code, row.text(2) ?? ""), ticketID: nil)
+            }
+            return row.text(0).map { CommandReply(commandID: messageID, rejection: nil, ticketID: $0) }
+        }.first ?? nil
+    }
+
     /// Whether the message was already applied.
     public func wasProcessed(messageID: String) throws(StoreError) -> Bool {
         try !connection.query("SELECT 1 FROM inbox WHERE message_id = ?", [.text(messageID)]) { $0.int(0) }.isEmpty

@@ -122,5 +122,12 @@ enum Schema {
         """
         DROP INDEX IF EXISTS subscriber_phones_by_rs_id;
         """,
+        // A command's answer, so that the same command published again (an RPC client retrying after a
+        // timeout) gets the same reply instead of none.
+        """
+        ALTER TABLE inbox ADD COLUMN reply_ticket_id TEXT;
+        ALTER TABLE inbox ADD COLUMN reply_code TEXT;
+        ALTER TABLE inbox ADD COLUMN reply_message TEXT;
+        """,
     ]
 }

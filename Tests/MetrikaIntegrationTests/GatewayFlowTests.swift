@@ -288,6 +288,19 @@ struct GatewayFlowTests {
         #expect(task.kind == .task)
         #expect(task.task?.title == "Проверка платежей")
         #expect(task.match == .notApplicable)
+
+        // A client retrying after a timeout publishes the same commands again: no second effect, the same answers.
+        try gateway.publishCommand(unknownReason, replyTo: replyQueue, correlationID: "corr-42-retry")
+        try gateway.publishCommand(accepted, replyTo: replyQueue, correlationID: "corr-43-retry")
+        let again = try gateway.drain(queue: replyQueue, atLeast: 2)
+        let rejectionAgain = try #require(again.first { $0.correlationID == "corr-42-retry" })
+        #expect(rejectionAgain["status"] as? String == "rejected")
+        #expect(rejectionAgain["code"] as? String == "unknown_catalog_entry")
+        #expect(rejectionAgain["message"] as? String == rejection["message"] as? String)
+        let acceptanceAgain = try #require(again.first { $0.correlationID == "corr-43-retry" })
+        #expect(acceptanceAgain["status"] as? String == "accepted")
+        #expect(acceptanceAgain["ticket_id"] as? String == ticketID)
+        #expect(try gateway.count("SELECT COUNT(*) FROM tickets") == 1)
     }
 
     @Test func aRefusedCommandAmongCallsInOneBatchUndoesOnlyItself() throws {
