@@ -114,6 +114,9 @@ public struct GatewayConfiguration: Sendable {
     /// `METRIKA_CALLBACK_OVERDUE_SECONDS`, default 900 (15 minutes): an open callback older than this
     /// emits `callback.overdue` once.
     public var callbackOverdueSeconds = 900
+    /// `METRIKA_INBOX_RETENTION_DAYS`, default 30: how long an applied message's id is kept to recognise it
+    /// if it comes again. Older ids are pruned a few thousand a second while the gateway runs.
+    public var inboxRetentionDays = 30
     /// `METRIKA_MAX_BODY_BYTES`, default 65536.
     public var limits = InputLimits()
     /// `METRIKA_LOG_LEVEL`: `debug`, `info` (default), `warning`, `error`.
@@ -172,6 +175,7 @@ public struct GatewayConfiguration: Sendable {
         ("METRIKA_RETRY_DELAYS", "1,5,30,120 (seconds, one delay queue each)"),
         ("METRIKA_RETRY_ATTEMPTS", "5"),
         ("METRIKA_CALLBACK_OVERDUE_SECONDS", "900 (15 minutes)"),
+        ("METRIKA_INBOX_RETENTION_DAYS", "30 (days an applied message's id is remembered)"),
         ("METRIKA_MAX_BODY_BYTES", "65536"),
         ("METRIKA_LOG_LEVEL", "info"),
         ("METRIKA_HTTP_ENABLED", "true (health, metrics, API and operator's page)"),
@@ -265,6 +269,7 @@ public struct GatewayConfiguration: Sendable {
         }
         retryAttempts = try integer("METRIKA_RETRY_ATTEMPTS", 1...100, default: retryAttempts)
         callbackOverdueSeconds = try integer("METRIKA_CALLBACK_OVERDUE_SECONDS", 1...604_800, default: callbackOverdueSeconds)
+        inboxRetentionDays = try integer("METRIKA_INBOX_RETENTION_DAYS", 1...3650, default: inboxRetentionDays)
         limits.maxBodyBytes = try integer("METRIKA_MAX_BODY_BYTES", 1024...16_777_216, default: limits.maxBodyBytes)
         try readHTTP(string)
         failPoint = try FailPoint(environment: values)

@@ -114,6 +114,8 @@ final class InboundConsumer: Sendable {
                          cautious: inout Int) throws {
         var lastOverdueCheck = Date.distantPast
         let consumingSince = Date()
+        // Where pruning the inbox goes on (see `pruneInbox`).
+        var inboxCursor = ""
         // Whether the log holds writes not yet copied into the database file: under load they wait for
         // SQLite's automatic checkpoint (large, so a page changed by many batches is copied once); once
         // deliveries stop for half a second they are copied at once, which keeps the log small when quiet.
@@ -126,6 +128,7 @@ final class InboundConsumer: Sendable {
                 lastOverdueCheck = Date()
                 reportOverdueCallbacks(processor, store)
                 decidePendingPBXCalls(processor, store, consumingSince: consumingSince)
+                inboxCursor = pruneInbox(store, after: inboxCursor)
                 tally.logIfDue(logger)
             }
             guard let first = try connection.nextDelivery(timeoutMilliseconds: 500) else {
@@ -219,6 +222,22 @@ final class InboundConsumer: Sendable {
             if count > 0 { outboxChanged() }
         } catch {
             logger.warning("cannot decide pending Asterisk calls; trying again in a second", ["error": "\(error)"])
+        }
+    }
+
+    /// Retention timer: forgets the ids of messages applied longer ago than `METRIKA_INBOX_RETENTION_DAYS`,
+    /// looking at 5,000 inbox rows a second in id order; returns the cursor for the next tick.
+    private func pruneInbox(_ store: GatewayStore, after cursor: String) -> String {
+        let cutoff = Date().addingTimeInterval(-Double(configuration.inboxRetentionDays) * 86_400)
+        do {
+            let (next, deleted) = try store.transaction { () throws(StoreError) in
+                try store.pruneInbox(appliedBefore: cutoff, after: cursor, limit: 5000)
+            }
+            if deleted > 0 { logger.debug("forgot the ids of old applied messages", ["count": String(deleted)]) }
+            return next
+        } catch {
+            logger.warning("cannot prune the inbox; trying again in a second", ["error": "\(error)"])
+            return cursor
         }
     }
 

@@ -157,6 +157,19 @@ public final class GatewayStore {
                            [.text(messageID), .text(type), .integer(instant.milliseconds)]) == 1
     }
 
+    /// Forgets the ids of messages applied before `cutoff`, looking at no more than `limit` inbox rows after
+    /// `cursor` in id order (a short range scan, so pruning never holds the database for long); returns
+    /// where the next call goes on ("" after the last row: start again) and how many ids it deleted.
+    public func pruneInbox(appliedBefore cutoff: Date, after cursor: String, limit: Int) throws(StoreError) -> (next: String, deleted: Int) {
+        let last = try connection.query("""
+            SELECT max(message_id) FROM (SELECT message_id FROM inbox WHERE message_id > ? ORDER BY message_id LIMIT ?)
+            """, [.text(cursor), .integer(Int64(limit))]) { $0.text(0) }.first ?? nil
+        guard let last else { return ("", 0) }
+        let deleted = try connection.run("DELETE FROM inbox WHERE message_id > ? AND message_id <= ? AND processed_at_ms < ?",
+                                         [.text(cursor), .text(last), .integer(cutoff.milliseconds)])
+        return (last, deleted)
+    }
+
     /// Keeps how a claimed command was answered (the ticket it accepted, or why it was refused).
     public func recordReply(toCommand messageID: String, ticketID: String?, rejection: CommandRejection?) throws(StoreError) {
         try connection.run("UPDATE inbox SET reply_ticket_id = ?, reply_code = ?, reply_message = ? WHERE message_id = ?",
