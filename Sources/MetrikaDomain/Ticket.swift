@@ -129,6 +129,9 @@ public struct Ticket: Codable, Sendable, Equatable {
         self.callbackID = nil
     }
 
+    /// A draft whose number matched no subscriber, or several: an RS update may still fill it in.
+    public var isUnsettledDraft: Bool { state == .draft && (match == .unmatched || match == .ambiguous) }
+
     /// Replaces the subscriber fields (used when RS publishes a subscriber for a draft's number).
     public mutating func apply(_ fill: SubscriberFill) {
         match = fill.match

@@ -90,6 +90,10 @@ public final class GatewayStore {
     /// instants); the gateway uses the company's zone, so the stored JSON is the published JSON.
     public var ticketZone: TimeZone = .gmt
     private let jsonDecoder = JSONDecoder()
+    /// True when the current transaction is known to hold no unsettled draft, so that a directory sync does
+    /// not look up each phone's drafts. Learnt from one query, forgotten when a transaction starts or ends, a
+    /// savepoint rolls back, or an unsettled draft is written.
+    private var knownNoUnsettledDrafts = false
 
     /// Opens the database at `path`, creating it (mode 0600) and applying migrations.
     public init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
@@ -138,7 +142,11 @@ public final class GatewayStore {
     }
 
     /// Runs `body` in one transaction.
-    public func transaction<T>(_ body: () throws -> T) throws -> T { try connection.transaction(body) }
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        knownNoUnsettledDrafts = false
+        defer { knownNoUnsettledDrafts = false }
+        return try connection.transaction(body)
+    }
 
     /// Copies the write-ahead log back into the database file (see `SQLiteConnection.checkpoint()`).
     public func checkpoint() throws(StoreError) { try connection.checkpoint() }
@@ -147,7 +155,14 @@ public final class GatewayStore {
     public func keepLogFileSize() throws(StoreError) { try connection.keepLogFileSize() }
 
     /// Runs `body` in a savepoint inside the current transaction.
-    public func savepoint<T>(_ body: () throws -> T) throws -> T { try connection.savepoint(body) }
+    public func savepoint<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try connection.savepoint(body)
+        } catch {
+            knownNoUnsettledDrafts = false
+            throw error
+        }
+    }
 
     // MARK: Inbox
 
@@ -278,6 +293,7 @@ public final class GatewayStore {
     /// Inserts a new ticket; returns its stored JSON (for events that carry the whole ticket).
     @discardableResult
     public func insert(_ ticket: Ticket) throws(StoreError) -> String {
+        if ticket.isUnsettledDraft { knownNoUnsettledDrafts = false }
         let body = encoded(ticket)
         try connection.run("""
             INSERT INTO tickets (ticket_id, state, kind, author, created_at_ms, saved_at_ms, call_id, contact_phone,
@@ -290,6 +306,7 @@ public final class GatewayStore {
     /// Replaces a stored ticket; returns its stored JSON.
     @discardableResult
     public func update(_ ticket: Ticket) throws(StoreError) -> String {
+        if ticket.isUnsettledDraft { knownNoUnsettledDrafts = false }
         let body = encoded(ticket)
         var values = ticketValues(ticket, body: body)
         values.append(values.removeFirst())
@@ -330,8 +347,17 @@ public final class GatewayStore {
 
     /// Drafts whose contact number is `phone` and whose subscriber is not settled (unmatched or ambiguous).
     public func unsettledDrafts(phone: PhoneNumber) throws(StoreError) -> [Ticket] {
-        try connection.query("""
-            SELECT body FROM tickets WHERE contact_phone = ? AND state = 'draft' AND (match = 'unmatched' OR match = 'ambiguous')
+        // The WHERE terms repeat those of the partial index `tickets_unsettled_drafts`, so both queries use it.
+        if knownNoUnsettledDrafts { return [] }
+        let any = try connection.query("""
+            SELECT EXISTS (SELECT 1 FROM tickets WHERE state = 'draft' AND match IN ('unmatched', 'ambiguous'))
+            """) { $0.int(0) != 0 }.first ?? true
+        guard any else {
+            knownNoUnsettledDrafts = true
+            return []
+        }
+        return try connection.query("""
+            SELECT body FROM tickets WHERE contact_phone = ? AND state = 'draft' AND match IN ('unmatched', 'ambiguous')
             ORDER BY created_at_ms
             """, [.text(phone.e164)], readTicket)
     }

@@ -129,5 +129,9 @@ enum Schema {
         ALTER TABLE inbox ADD COLUMN reply_code TEXT;
         ALTER TABLE inbox ADD COLUMN reply_message TEXT;
         """,
+        // The drafts a subscriber update may fill in: few, so whether there are any at all is one lookup.
+        """
+        CREATE INDEX tickets_unsettled_drafts ON tickets(contact_phone) WHERE state = 'draft' AND match IN ('unmatched', 'ambiguous');
+        """,
     ]
 }

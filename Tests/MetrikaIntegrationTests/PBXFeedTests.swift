@@ -82,8 +82,8 @@ struct PBXFeedTests {
                                                         direction: "outbound", answeredAt: "2024-03-05T10:30:06+03:00"))
         _ = try canonical.nextEvent(ofType: "callback.resolved")
         let expected = try summary(canonical)
-        #expect(expected == ["callback|draft|-|+79000000012|matched|resolved|answered_outbound",
-                             "call|draft|op.petrova|+79000000012|matched|-|-"])
+        // The call back takes over the missed call's draft: one callback ticket, the operator's to complete.
+        #expect(expected == ["callback|draft|op.petrova|+79000000012|matched|resolved|answered_outbound"])
 
         let asterisk = try TestGateway { $0.asteriskCELGraceSeconds = 0; $0.pbx.operators = ["102": "op.petrova"] }
         defer { asterisk.shutdown() }
