@@ -136,12 +136,13 @@ final class BenchSession {
     /// largest set generated so far is kept: a smaller count is its prefix, and every run publishes the same.
     func subscriberUpdates(_ count: Int) -> ArraySlice<BenchMessage> {
         if subscriberUpdatesGenerated.count < count {
-            note("generating \(count) subscriber updates (not timed)")
+            let started = monotonicNanos()
             let generator = SubscriberGenerator(occurredAt: Int(Date().timeIntervalSince1970))
             subscriberUpdatesGenerated = (0..<count).map { index in
                 let (id, body) = generator.message(index: index)
                 return BenchMessage(routingKey: "subscriber.updated", id: id, body: body)
             }
+            note("generated \(count) subscriber updates in \(String(format: "%.1f", seconds(from: started, to: monotonicNanos()))) s (not timed)")
         }
         return subscriberUpdatesGenerated.prefix(count)
     }
