@@ -284,22 +284,29 @@ def _read_example(path):
         return load_json(f.read())
 
 
-def check_examples(contracts, out):
-    failures = list(contracts.problems) + contracts.check_refs()
-    covered = set()
-    valid = 0
-    for name in _example_files(EXAMPLES):
-        rel = f"examples/{name}"
+def _load_examples(contracts, directory, prefix, failures):
+    """Yields (rel, kind, document) for each example in `directory` whose schema is known and which can be
+    read; records a failure for each that cannot."""
+    for name in _example_files(directory):
+        rel = f"{prefix}/{name}"
         kind = example_kind(contracts, name)
         if kind is None:
             failures.append(f"{rel}: no schema for this file name (<type>.json or <type>.<variant>.json)")
             continue
-        covered.add(kind)
         try:
-            document = _read_example(os.path.join(EXAMPLES, name))
+            document = _read_example(os.path.join(directory, name))
         except (OSError, ValueError) as e:
             failures.append(f"{rel}: cannot read: {e}")
             continue
+        yield rel, kind, document
+
+
+def check_examples(contracts, out):
+    failures = list(contracts.problems) + contracts.check_refs()
+    covered = set()
+    valid = 0
+    for rel, kind, document in _load_examples(contracts, EXAMPLES, "examples", failures):
+        covered.add(kind)
         typed = "type" in contracts.by_type[kind].get("properties", {})
         if typed and isinstance(document, dict) and document.get("type") != kind:
             failures.append(f"{rel}: $.type: is {document.get('type')!r}, the file name says {kind!r}")
@@ -311,19 +318,8 @@ def check_examples(contracts, out):
     for kind in contracts.message_types():
         if kind not in covered:
             failures.append(f"examples/{kind}.json: missing (every message schema needs an example)")
-    invalid_dir = os.path.join(EXAMPLES, "invalid")
     rejected = 0
-    for name in _example_files(invalid_dir):
-        rel = f"examples/invalid/{name}"
-        kind = example_kind(contracts, name)
-        if kind is None:
-            failures.append(f"{rel}: no schema for this file name (<type>.json or <type>.<variant>.json)")
-            continue
-        try:
-            document = _read_example(os.path.join(invalid_dir, name))
-        except (OSError, ValueError) as e:
-            failures.append(f"{rel}: cannot read: {e}")
-            continue
+    for rel, kind, document in _load_examples(contracts, os.path.join(EXAMPLES, "invalid"), "examples/invalid", failures):
         if next(contracts.errors(kind, document), None) is None:
             failures.append(f"{rel}: valid against {kind}{SUFFIX}, but must be rejected")
         else:

@@ -32,11 +32,11 @@ public struct EditWindow: Sendable {
         let deadline = deadline(for: ticket, via: origin)
         if origin == .myTickets || origin == .manual, ticket.author != operatorLogin {
             let place = origin == .myTickets ? "from 'My tickets'" : "by hand (via manual)"
-            let others = "anyone may edit it from the callback list until \(RFC3339.format(deadline, in: zone))"
-                + (instant < ticket.createdAt.addingTimeInterval(EditWindow.rsCardWindow)
-                   ? " or from the RS card until \(RFC3339.format(self.deadline(for: ticket, via: .rsCard), in: zone))" : "")
+            let monthEnd = RFC3339.format(deadline, in: zone)
+            let rsCardDeadline = self.deadline(for: ticket, via: .rsCard)
+            let rsCard = instant < rsCardDeadline ? " or from the RS card until \(RFC3339.format(rsCardDeadline, in: zone))" : ""
             throw CommandRejection(.notAuthor, "only \(ticket.author ?? "its author") may edit ticket \(ticket.ticketID) \(place), "
-                + "until \(RFC3339.format(deadline, in: zone)); \(others)")
+                + "until \(monthEnd); anyone may edit it from the callback list until \(monthEnd)\(rsCard)")
         }
         guard instant < deadline else {
             throw CommandRejection(.editWindowClosed, "ticket \(ticket.ticketID) could be edited via \(origin.rawValue) until \(RFC3339.format(deadline, in: zone))")

@@ -215,7 +215,6 @@ public final class MessageProcessor {
     public func decidePendingAsteriskCalls(quiet: TimeInterval, grace: TimeInterval, consumingSince: Date) throws(StoreError) -> Int {
         now = clock()
         let consumed = now.timeIntervalSince(consumingSince)
-        guard consumed >= min(quiet, grace) else { return 0 }
         let ready = try store.pendingCallsReady(at: now, quiet: consumed >= quiet ? quiet : nil,
                                                 grace: consumed >= grace ? grace : nil, limit: 500)
         for call in ready {
